@@ -1,0 +1,38 @@
+# MCP Live: one command per task. `make help` lists them.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint bench chromium clean
+
+help: ## List the tasks
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP) ## Start the dashboard (and the bundled MCP server) on http://127.0.0.1:8000
+	$(PY) -m webapp $(ARGS)
+
+chromium: ## Make sure Debian's chromium is installed (for the browser tests)
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "The browser tests need Debian's chromium at /usr/bin/chromium. Install it: sudo apt-get install chromium" >&2; exit 1; fi
+
+lint: $(STAMP) ## ruff and mypy --strict
+	$(VENV)/bin/ruff check webapp tests
+	$(VENV)/bin/ruff format --check webapp tests
+	$(VENV)/bin/mypy
+
+test: $(STAMP) chromium lint ## Lint, then the whole test suite (unit, integration, browser)
+	$(VENV)/bin/pytest $(ARGS)
+
+bench: $(STAMP) ## Throughput of the relay, reported as figures (not a test)
+	$(PY) -m tests.bench $(ARGS)
+
+clean: ## Remove the virtualenv and local data
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,80 @@
+"""The JSON API: the same jobs and events as the pages, for scripts and tests."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from webapp.events import Job
+from webapp.jobs import JobNotActive
+from webapp.services import InvalidJob, Services, get_services
+
+router = APIRouter(prefix="/api")
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+class JobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tool: str = Field(min_length=1)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    idle_timeout: float | None = Field(None, gt=0, description="Seconds without a notification before timing out.")
+    max_duration: float | None = Field(None, gt=0, description="Longest the job may run, in seconds.")
+
+
+async def find_job(services: Services, job_id: str) -> Job:
+    job = await services.store.get_job(job_id)
+    if job is None:
+        raise HTTPException(404, f"No job with id {job_id!r}.")
+    return job
+
+
+@router.post("/jobs", status_code=201)
+async def create_job(body: JobRequest, services: ServicesDep) -> JSONResponse:
+    try:
+        job = await services.start_job(
+            body.tool, body.arguments, idle_timeout=body.idle_timeout, max_duration=body.max_duration
+        )
+    except InvalidJob as exc:
+        raise HTTPException(exc.status_code, exc.message) from exc
+    return JSONResponse(job.to_json(), status_code=201, headers={"Location": f"/api/jobs/{job.id}"})
+
+
+@router.get("/jobs")
+async def list_jobs(services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
+    return [job.to_json() for job in await services.store.list_jobs(limit)]
+
+
+@router.get("/jobs/{job_id}")
+async def get_job(job_id: str, services: ServicesDep) -> dict[str, Any]:
+    return (await find_job(services, job_id)).to_json()
+
+
+@router.post("/jobs/{job_id}/cancel", status_code=202)
+async def cancel_job(job_id: str, services: ServicesDep) -> dict[str, Any]:
+    job = await find_job(services, job_id)
+    try:
+        return (await services.runner.cancel(job_id)).to_json()
+    except JobNotActive:
+        raise HTTPException(409, f"Job {job_id} has already ended ({job.state}); there is nothing to cancel.") from None
+
+
+@router.get("/jobs/{job_id}/events")
+async def list_events(
+    job_id: str,
+    services: ServicesDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 10000,
+) -> dict[str, Any]:
+    await find_job(services, job_id)
+    # One more than asked tells whether there is more without a second query.
+    events = await services.store.events_after(job_id, after, limit + 1)
+    return {"events": [e.to_json() for e in events[:limit]], "more": len(events) > limit}
+
+
+@router.get("/server")
+async def server_status(services: ServicesDep) -> dict[str, Any]:
+    return services.monitor.status.to_json()

@@ -1,0 +1,83 @@
+"""The FastAPI application: `create_app(settings)` wires the parts together in its lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from webapp import api, pages, stream
+from webapp.bundled import ChildServer
+from webapp.hub import Hub
+from webapp.jobs import JobRunner
+from webapp.monitor import ServerMonitor
+from webapp.rendering import STATIC_DIR, build_templates
+from webapp.services import Services
+from webapp.settings import Settings
+from webapp.store import SQLiteStore
+
+log = logging.getLogger(__name__)
+INTERRUPTED_AT_START = "the dashboard stopped while the job was running"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Services]]:
+        with contextlib.ExitStack() as cleanup:
+            url = settings.mcp_url
+            if url is None:
+                child = ChildServer()
+                await anyio.to_thread.run_sync(child.start)
+                # Stopped here, in the lifespan: uvicorn re-raises SIGTERM, so code after uvicorn.run() never runs.
+                cleanup.callback(child.stop)
+                url = child.url
+                log.info("bundled MCP server at %s", url)
+            store = SQLiteStore(settings.db)
+            cleanup.callback(store.close)
+            interrupted = await store.interrupt_unfinished(INTERRUPTED_AT_START, time.time())
+            if interrupted:
+                log.warning("marked %d unfinished job(s) interrupted", len(interrupted))
+            hub = Hub()
+            monitor = ServerMonitor(url, interval=settings.status_interval)
+            async with anyio.create_task_group() as background:
+                background.start_soon(monitor.run)
+                async with JobRunner(store, hub, url, on_link_error=monitor.recheck) as runner:
+                    yield {"services": Services(settings, store, hub, runner, monitor, build_templates())}
+                    hub.close()
+                background.cancel_scope.cancel()
+
+    app = FastAPI(title="MCP Live", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(api.router)
+    app.include_router(stream.router)
+    app.include_router(pages.router)
+    app.add_exception_handler(RequestValidationError, explain_invalid_request)  # type: ignore[arg-type]
+    return app
+
+
+async def explain_invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's validation errors, as one sentence a person can act on (and the raw list beside it)."""
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return JSONResponse({"detail": "The request body is not valid JSON.", "errors": _plain(errors)}, 400)
+    parts = []
+    for e in errors:
+        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {e.get('msg')}" if where else str(e.get("msg")))
+    return JSONResponse({"detail": "Invalid request: " + "; ".join(parts) + ".", "errors": _plain(errors)}, 422)
+
+
+def _plain(errors: object) -> object:
+    # Errors may carry exception objects in "ctx"; keep only what JSON can say.
+    import json
+
+    return json.loads(json.dumps(errors, default=str))

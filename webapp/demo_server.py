@@ -1,0 +1,102 @@
+"""The bundled streaming MCP server: tools that talk while they work.
+
+Serves streamable HTTP at /mcp and the legacy SSE transport at /sse (+ /messages/) on one port,
+so the dashboard can be tried against both transports.
+
+    python -m webapp.demo_server --port 8001
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+import uvicorn
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import LoggingLevel
+from pydantic import Field
+from starlette.applications import Starlette
+
+LEVELS: tuple[LoggingLevel, ...] = (
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+)
+
+
+def build_server() -> MCPServer:
+    """Create the demo MCP server and its three tools."""
+    mcp = MCPServer("mcp-live-demo", version="1.0.0")
+
+    @mcp.tool()
+    async def process_items(
+        items: Annotated[list[str], Field(examples=[["report.pdf", "notes.md", "data.csv", "photo.jpg"]])],
+        ctx: Context,
+        delay: float = 0.2,
+    ) -> str:
+        """Process a list of items (files, documents), reporting each one as it is done."""
+        total = len(items)
+        for done, item in enumerate(items, start=1):
+            await anyio.sleep(delay)
+            await ctx.log("info", f"processed {item}", logger_name="demo.items")
+            await ctx.report_progress(done, total=total, message=f"processed {item}")
+        return f"processed {total} item(s)"
+
+    @mcp.tool()
+    async def run_job(ctx: Context, steps: int = 40, delay: float = 0.1, fail_at: int | None = None) -> str:
+        """A long job: one log line per step, cycling through all eight levels, then progress."""
+        for step in range(1, steps + 1):
+            await anyio.sleep(delay)
+            level = LEVELS[(step - 1) % len(LEVELS)]
+            data: dict[str, Any] = {"step": step, "of": steps, "level": level, "msg": f"step {step} at {level}"}
+            await ctx.log(level, data, logger_name=f"demo.job.{level}")
+            if fail_at is not None and step == fail_at:
+                raise ToolError(f"step {step} failed (fail_at={fail_at})")
+            await ctx.report_progress(step, total=steps, message=f"step {step}/{steps}")
+        return f"completed {steps} step(s)"
+
+    @mcp.tool()
+    async def flood(ctx: Context, count: int = 10000) -> str:
+        """Send `count` log lines and `count` progress notifications back to back (for benchmarks)."""
+        for n in range(1, count + 1):
+            await ctx.log(LEVELS[n % len(LEVELS)], {"n": n}, logger_name="demo.flood")
+            await ctx.report_progress(n, total=count, message=f"{n}/{count}")
+        return f"sent {count} log line(s) and {count} progress notification(s)"
+
+    return mcp
+
+
+def build_app(mcp: MCPServer, host: str = "127.0.0.1") -> Starlette:
+    """Both transports on one Starlette app: streamable HTTP at /mcp, legacy SSE at /sse."""
+    streamable = mcp.streamable_http_app(host=host)
+    legacy = mcp.sse_app(host=host)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Mounted outside MCPServer.run(), the session manager must be run by our lifespan.
+        async with mcp.session_manager.run():
+            yield
+
+    return Starlette(routes=[*streamable.routes, *legacy.routes], lifespan=lifespan)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m webapp.demo_server", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8001, help="port to listen on (default: 8001)")
+    args = parser.parse_args(argv)
+    app = build_app(build_server(), host=args.host)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""The data model: jobs, their states, and the events the MCP server sends while a job runs.
+
+Nothing here does I/O; every other module speaks in these types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+# The eight syslog severities of MCP logging, least to most severe (RFC 5424 order).
+LEVELS: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+EventKind = Literal["log", "progress"]
+
+
+class JobState(enum.StrEnum):
+    """Job states. The spelling is a public contract of the JSON API and the page."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    CANCELLING = "cancelling"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.TIMED_OUT, JobState.INTERRUPTED})
+
+
+class ProgressNote(enum.StrEnum):
+    """Why a progress notification was recorded but not applied to the bar."""
+
+    NOT_INCREASING = "not_increasing"
+    EXCEEDS_TOTAL = "exceeds_total"
+    AFTER_END = "after_end"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One notification from the server, numbered in arrival order within its job (seq 1, 2, 3...)."""
+
+    job_id: str
+    seq: int
+    kind: EventKind
+    received_at: float
+    level: str | None = None
+    logger: str | None = None
+    data: Any = None
+    progress: float | None = None
+    total: float | None = None
+    message: str | None = None
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "kind": self.kind,
+            "level": self.level,
+            "logger": self.logger,
+            "data": self.data,
+            "progress": self.progress,
+            "total": self.total,
+            "message": self.message,
+            "note": self.note,
+            "received_at": iso_time(self.received_at),
+        }
+
+
+@dataclass(slots=True)
+class Job:
+    """A tool call on the MCP server and everything known about it."""
+
+    id: str
+    tool: str
+    arguments: dict[str, Any]
+    idle_timeout: float | None
+    max_duration: float | None
+    state: JobState = JobState.STARTING
+    created_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    progress: float | None = None
+    total: float | None = None
+    message: str | None = None
+    result: Any = None
+    error: str | None = None
+    last_seq: int = 0
+
+    @property
+    def percent(self) -> float | None:
+        """Progress as 0..100, or None while the total is unknown (an indeterminate bar)."""
+        if self.total is None or self.total <= 0 or self.progress is None:
+            return None
+        return max(0.0, min(100.0, 100.0 * self.progress / self.total))
+
+    def copy(self) -> Job:
+        return dataclasses.replace(self)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "url": f"/jobs/{self.id}",
+            "tool": self.tool,
+            "arguments": self.arguments,
+            "state": str(self.state),
+            "progress": self.progress,
+            "total": self.total,
+            "message": self.message,
+            "result": self.result,
+            "error": self.error,
+            "created_at": iso_time(self.created_at),
+            "finished_at": iso_time(self.finished_at) if self.finished_at is not None else None,
+            "idle_timeout": self.idle_timeout,
+            "max_duration": self.max_duration,
+            "events": self.last_seq,
+        }
+
+
+def iso_time(epoch: float) -> str:
+    """UTC ISO 8601 with milliseconds: sortable, and what browsers parse."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,163 @@
+"""The dashboard's MCP client side: the only module that imports `mcp`.
+
+One `Client` connection per job: MCP log notifications carry no request id, so a connection of its
+own is what makes every line attributable to its job. Notifications are handed to a synchronous
+sink the moment the SDK surfaces them: the SDK runs each callback in a task of its own, and an
+await before recording would let later notifications overtake earlier ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import anyio
+from mcp import Client, MCPError
+from mcp.client.sse import sse_client
+from mcp.types import Implementation, LoggingMessageNotification, ProgressNotification
+
+from webapp import __version__
+
+_CLIENT_INFO = Implementation(name="mcp-live", version=__version__)
+# One call per connection, so any token works; it must be present or the server sends no progress.
+_PROGRESS_TOKEN = "job"
+
+
+class LinkError(Exception):
+    """The MCP server could not be reached, or the call failed at the protocol level."""
+
+
+class NotificationSink(Protocol):
+    """Receives a job's notifications in arrival order. Both calls must not block or await."""
+
+    def log(self, level: str, logger: str | None, data: Any) -> None: ...
+
+    def progress(self, progress: float, total: float | None, message: str | None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerDescription:
+    name: str
+    version: str
+    protocol_version: str
+    tools: tuple[ToolSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutcome:
+    is_error: bool
+    result: dict[str, Any]  # the CallToolResult as JSON (content, structuredContent, isError)
+    text: str  # the text content blocks joined: the error message when is_error
+
+
+class Link:
+    """An open connection to the server, for one job."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
+        try:
+            result = await self._client.call_tool(name, arguments, meta={"progressToken": _PROGRESS_TOKEN})
+        except Exception as exc:  # MCPError, or a result that does not parse: either way the server's fault
+            raise LinkError(f"the call failed: {describe_error(exc)}") from exc
+        text = "\n".join(block.text for block in result.content if block.type == "text")
+        as_json = result.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"result_type", "meta"})
+        return ToolOutcome(is_error=result.is_error, result=as_json, text=text)
+
+
+@contextlib.asynccontextmanager
+async def open_link(url: str, sink: NotificationSink) -> AsyncIterator[Link]:
+    """Connect to the server at `url` and relay its notifications to `sink` until the block ends.
+
+    Cancel a call with a cancel scope around `Link.call_tool`, inside this block: that is what
+    tells the server (notifications/cancelled, or closing the request stream on 2026-07-28).
+    A scope around the whole block would close the connection before the server hears of it.
+    """
+
+    async def on_message(message: Any) -> None:
+        # Record before any await: see the module docstring.
+        if isinstance(message, LoggingMessageNotification):
+            params = message.params
+            sink.log(params.level, params.logger, params.data)
+        elif isinstance(message, ProgressNotification):
+            p = message.params
+            sink.progress(p.progress, p.total, p.message)
+
+    client = Client(
+        _transport(url),
+        # Without a level, 2026-07-28 servers send no log notifications at all.
+        log_level="debug",
+        message_handler=on_message,
+        client_info=_CLIENT_INFO,
+    )
+    connected = False
+    call_error: LinkError | None = None
+    try:
+        async with client:
+            connected = True
+            try:
+                yield Link(client)
+            except LinkError as exc:
+                call_error = exc
+                raise
+    except Exception as exc:
+        if call_error is not None:
+            # Leaving a client whose server died raises too; the call's own error says more.
+            raise call_error from None
+        if isinstance(exc, LinkError):
+            raise
+        what = "lost the connection to" if connected else "cannot reach"
+        raise LinkError(f"{what} the MCP server at {url}: {describe_error(exc)}") from exc
+
+
+async def describe_server(url: str, *, timeout: float = 5.0) -> ServerDescription:
+    """Connect, read the server's identity and tools, and disconnect."""
+    try:
+        with anyio.fail_after(timeout):
+            async with Client(_transport(url), client_info=_CLIENT_INFO) as client:
+                tools: list[ToolSpec] = []
+                cursor: str | None = None
+                while True:
+                    page = await client.list_tools(cursor=cursor)
+                    tools += [ToolSpec(t.name, t.description or "", dict(t.input_schema)) for t in page.tools]
+                    cursor = page.next_cursor
+                    if not cursor:
+                        break
+                info = client.server_info
+                return ServerDescription(
+                    name=info.name if info else "(unnamed server)",
+                    version=info.version if info else "",
+                    protocol_version=client.protocol_version,
+                    tools=tuple(tools),
+                )
+    except Exception as exc:
+        raise LinkError(f"cannot reach the MCP server at {url}: {describe_error(exc)}") from exc
+
+
+def _transport(url: str) -> Any:
+    # A URL ending in /sse is the legacy HTTP+SSE transport; anything else is streamable HTTP.
+    if url.rstrip("/").endswith("/sse"):
+        return sse_client(url)
+    return url
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line reason a person can act on, from the innermost error of a (possibly grouped) failure."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    if isinstance(exc, MCPError):
+        return f"MCP error {exc.code}: {exc.message}"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

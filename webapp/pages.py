@@ -1,0 +1,141 @@
+"""The HTML pages and the fragments htmx asks for."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from webapp.api import find_job
+from webapp.jobs import JobNotActive
+from webapp.rendering import example_arguments
+from webapp.services import InvalidJob, Services, get_services
+
+router = APIRouter(default_response_class=HTMLResponse)
+ServicesDep = Annotated[Services, Depends(get_services)]
+DEFAULT_TOOL = "run_job"
+
+
+@router.get("/")
+async def index(request: Request, services: ServicesDep) -> Response:
+    return await render_index(request, services)
+
+
+async def render_index(
+    request: Request, services: ServicesDep, *, form: dict[str, Any] | None = None, error: str | None = None, status_code: int = 200
+) -> Response:
+    server = services.monitor.status
+    if form is None:
+        names = [t.name for t in server.tools]
+        tool = DEFAULT_TOOL if DEFAULT_TOOL in names else (names[0] if names else "")
+        form = {
+            "tool": tool,
+            "arguments": example_arguments(server.tool(tool)),
+            "idle_timeout": f"{services.settings.idle_timeout:g}",
+            "max_duration": f"{services.settings.max_duration:g}",
+        }
+    context = {
+        "server": server,
+        "jobs": await services.store.list_jobs(50),
+        "form": form,
+        "tool": server.tool(form["tool"]),
+        "arguments": form["arguments"],
+        "error": error,
+    }
+    return services.templates.TemplateResponse(request, "index.html", context, status_code=status_code)
+
+
+@router.post("/jobs")
+async def start_job_from_form(
+    request: Request,
+    services: ServicesDep,
+    tool: Annotated[str, Form()],
+    arguments: Annotated[str, Form()] = "{}",
+    idle_timeout: Annotated[str, Form()] = "",
+    max_duration: Annotated[str, Form()] = "",
+) -> Response:
+    form = {"tool": tool, "arguments": arguments, "idle_timeout": idle_timeout, "max_duration": max_duration}
+    try:
+        parsed = parse_arguments(arguments)
+        job = await services.start_job(
+            tool,
+            parsed,
+            idle_timeout=parse_seconds("Idle timeout", idle_timeout),
+            max_duration=parse_seconds("Maximum duration", max_duration),
+        )
+    except InvalidJob as exc:
+        return await render_index(request, services, form=form, error=exc.message, status_code=exc.status_code)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+def parse_arguments(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError as exc:
+        raise InvalidJob(f"Arguments are not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from exc
+    if not isinstance(value, dict):
+        raise InvalidJob("Arguments must be a JSON object, like {\"steps\": 40}.")
+    return value
+
+
+def parse_seconds(label: str, text: str) -> float | None:
+    if not text.strip():
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise InvalidJob(f"{label} must be a number of seconds, not {text!r}.") from None
+    if not seconds > 0:
+        raise InvalidJob(f"{label} must be more than 0 seconds.")
+    return seconds
+
+
+@router.get("/jobs/{job_id}")
+async def job_page(request: Request, job_id: str, services: ServicesDep) -> Response:
+    job = await find_job(services, job_id)
+    max_lines = services.settings.max_lines
+    # The page shows the newest `max_lines` events; the stream continues after the job's last seq.
+    first = max(0, job.last_seq - max_lines)
+    events = await services.store.events_after(job_id, first, max_lines)
+    context = {
+        "job": job,
+        "events": events,
+        "after": events[-1].seq if events else first,
+        "hidden": first,
+        "max_lines": max_lines,
+        "server": services.monitor.status,
+    }
+    return services.templates.TemplateResponse(request, "job.html", context)
+
+
+@router.post("/jobs/{job_id}/cancel")
+async def cancel_from_page(request: Request, job_id: str, services: ServicesDep) -> Response:
+    await find_job(services, job_id)
+    try:
+        job = await services.runner.cancel(job_id)
+    except JobNotActive:
+        job = await find_job(services, job_id)
+        return services.templates.TemplateResponse(
+            request, "partials/_job_status.html", {"job": job}, status_code=409
+        )
+    return services.templates.TemplateResponse(request, "partials/_job_status.html", {"job": job})
+
+
+@router.get("/tools/arguments")
+async def tool_arguments(
+    request: Request, services: ServicesDep, tool: Annotated[str, Query()] = ""
+) -> Response:
+    spec = services.monitor.status.tool(tool)
+    if spec is None:
+        raise HTTPException(404, f"Unknown tool {tool!r}.")
+    context = {"tool": spec, "arguments": example_arguments(spec)}
+    return services.templates.TemplateResponse(request, "partials/_arguments.html", context)
+
+
+@router.get("/server/status")
+async def server_status(request: Request, services: ServicesDep) -> Response:
+    return services.templates.TemplateResponse(
+        request, "partials/_server_status.html", {"server": services.monitor.status}
+    )

@@ -1,0 +1,70 @@
+"""Turns a job's notifications into numbered events: synchronously, in arrival order.
+
+This is the per-notification hot path. It never awaits: it numbers the event, applies valid progress
+to the job, queues the event for the store and wakes the job's writer.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+
+from webapp.events import Event, Job, ProgressNote
+
+
+class Recorder:
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.news = anyio.Event()
+        self.last_activity = time.monotonic()
+        self.call_ended = False
+        self._pending: list[Event] = []
+
+    def log(self, level: str, logger: str | None, data: Any) -> None:
+        self._append(
+            Event(self.job.id, self.job.last_seq + 1, "log", time.time(), level=level, logger=logger, data=data)
+        )
+
+    def progress(self, progress: float, total: float | None, message: str | None) -> None:
+        note = self._judge(progress, total)
+        if note is None:
+            self.job.progress, self.job.total = progress, total
+            if message is not None:
+                self.job.message = message
+        self._append(
+            Event(
+                self.job.id,
+                self.job.last_seq + 1,
+                "progress",
+                time.time(),
+                progress=progress,
+                total=total,
+                message=message,
+                note=note,
+            )
+        )
+
+    def take(self) -> tuple[list[Event], Job]:
+        """The events not yet stored, and a snapshot of the job that matches them."""
+        batch, self._pending = self._pending, []
+        if self.news.is_set():
+            self.news = anyio.Event()
+        return batch, self.job.copy()
+
+    def _judge(self, progress: float, total: float | None) -> ProgressNote | None:
+        # Recorded either way; only sane progress moves the bar (and never backwards).
+        if self.call_ended:
+            return ProgressNote.AFTER_END
+        if total is not None and progress > total:
+            return ProgressNote.EXCEEDS_TOTAL
+        if self.job.progress is not None and progress <= self.job.progress:
+            return ProgressNote.NOT_INCREASING
+        return None
+
+    def _append(self, event: Event) -> None:
+        self.job.last_seq = event.seq
+        self._pending.append(event)
+        self.last_activity = time.monotonic()
+        self.news.set()

@@ -1,0 +1,80 @@
+"""Jinja templates and the filters they use. Every template is .html, so autoescape is always on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from starlette.templating import Jinja2Templates
+
+from webapp.events import LEVELS, Event, Job, iso_time
+from webapp.mcp_link import ToolSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = ROOT / "templates"
+STATIC_DIR = ROOT / "static"
+
+
+def build_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=TEMPLATES_DIR)
+    env = templates.env
+    env.trim_blocks = env.lstrip_blocks = True
+    env.filters.update(
+        pretty=pretty,
+        clock=clock,
+        iso=iso_time,
+        level_class=level_class,
+        number=number,
+    )
+    env.globals.update(LEVELS=LEVELS, example_arguments=example_arguments)
+    return templates
+
+
+def pretty(data: Any) -> str:
+    """Log data as a person reads it: strings as they are, anything else as indented JSON."""
+    if isinstance(data, str):
+        return data
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def clock(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
+def level_class(level: str | None) -> str:
+    """A CSS-safe level name; a level outside the eight gets its own neutral style."""
+    return level if level in LEVELS else "unknown"
+
+
+def number(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return f"{value:g}"
+
+
+def example_arguments(tool: ToolSpec | None) -> str:
+    """Starting arguments for the form: each property's default, else its first example, else empty."""
+    if tool is None:
+        return "{}"
+    args: dict[str, Any] = {}
+    for name, prop in tool.input_schema.get("properties", {}).items():
+        if "default" in prop:
+            args[name] = prop["default"]
+        elif prop.get("examples"):
+            args[name] = prop["examples"][0]
+        elif name in tool.input_schema.get("required", []):
+            args[name] = _empty_value(prop.get("type"))
+    return json.dumps(args, indent=2)
+
+
+def _empty_value(kind: Any) -> Any:
+    return {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}.get(kind)
+
+
+def render_batch(templates: Jinja2Templates, events: Sequence[Event], job: Job) -> str:
+    """One SSE message: new log lines appended, progress and status swapped in place."""
+    template = templates.get_template("partials/_sse_batch.html")
+    return template.render(events=events, job=job)
