@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench chromium clean
+.PHONY: help run test lint bench chromium clean screenshot
 
 help: ## List the tasks
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -36,3 +36,6 @@ bench: $(STAMP) ## Throughput of the relay, reported as figures (not a test)
 
 clean: ## Remove the virtualenv and local data
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+
+screenshot: $(STAMP) chromium ## Regenerate docs/screenshot.png
+	$(PY) -m docs.screenshot

@@ -13,10 +13,14 @@ from webapp.settings import ENV_PREFIX, Settings
 
 def parse_args(argv: list[str] | None = None) -> Settings:
     """One flag per setting; a flag wins over its MCP_LIVE_* environment variable, which wins over the default."""
-    parser = argparse.ArgumentParser(prog="python -m webapp", description="MCP Live: a dashboard for live MCP notifications.")
+    parser = argparse.ArgumentParser(
+        prog="python -m webapp", description="MCP Live: a dashboard for live MCP notifications."
+    )
     for name, field in Settings.model_fields.items():
         flag = "--" + name.replace("_", "-")
-        parser.add_argument(flag, dest=name, help=f"{field.description} Env: {ENV_PREFIX}{name.upper()}. Default: {field.default}.")
+        parser.add_argument(
+            flag, dest=name, help=f"{field.description} Env: {ENV_PREFIX}{name.upper()}. Default: {field.default}."
+        )
     given = {name: value for name, value in vars(parser.parse_args(argv)).items() if value is not None}
     return Settings(**given)
 
@@ -25,7 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     settings = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     print(f"MCP Live: http://{settings.host}:{settings.port}", flush=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5
+    )
 
 
 if __name__ == "__main__":

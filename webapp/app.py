@@ -48,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 log.warning("marked %d unfinished job(s) interrupted", len(interrupted))
             hub = Hub()
             monitor = ServerMonitor(url, interval=settings.status_interval)
+            # Know the server before the first page is served, so the page never guesses.
+            await monitor.refresh()
             async with anyio.create_task_group() as background:
                 background.start_soon(monitor.run)
                 async with JobRunner(store, hub, url, on_link_error=monitor.recheck) as runner:

@@ -16,7 +16,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def wait_until_listening(host: str, port: int, *, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_until_listening(
+    host: str, port: int, *, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
     """Return once `host:port` accepts connections; raise if it does not in time or `process` dies."""
     deadline = time.monotonic() + timeout
     while True:

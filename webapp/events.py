@@ -35,7 +35,9 @@ class JobState(enum.StrEnum):
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.TIMED_OUT, JobState.INTERRUPTED})
+_TERMINAL = frozenset(
+    {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.TIMED_OUT, JobState.INTERRUPTED}
+)
 
 
 class ProgressNote(enum.StrEnum):

@@ -170,7 +170,9 @@ class JobRunner:
         while True:
             deadlines: list[tuple[float, str]] = []
             if job.max_duration is not None:
-                deadlines.append((started + job.max_duration, f"exceeded its maximum duration of {job.max_duration:g} s"))
+                deadlines.append(
+                    (started + job.max_duration, f"exceeded its maximum duration of {job.max_duration:g} s")
+                )
             if job.idle_timeout is not None:
                 deadlines.append(
                     (

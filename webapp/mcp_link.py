@@ -16,13 +16,12 @@ from typing import Any, Protocol
 import anyio
 from mcp import Client, MCPError
 from mcp.client.sse import sse_client
-from mcp.types import Implementation, LoggingMessageNotification, ProgressNotification
+from mcp.types import Implementation, LoggingMessageNotificationParams
 
 from webapp import __version__
 
 _CLIENT_INFO = Implementation(name="mcp-live", version=__version__)
-# One call per connection, so any token works; it must be present or the server sends no progress.
-_PROGRESS_TOKEN = "job"
+PROBE_TIMEOUT = 5.0  # seconds for a status check: connect, handshake, list tools
 
 
 class LinkError(Exception):
@@ -62,12 +61,17 @@ class ToolOutcome:
 class Link:
     """An open connection to the server, for one job."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, sink: NotificationSink) -> None:
         self._client = client
+        self._sink = sink
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            self._sink.progress(progress, total, message)  # before any await
+
         try:
-            result = await self._client.call_tool(name, arguments, meta={"progressToken": _PROGRESS_TOKEN})
+            # A progress callback makes the SDK send a progress token; without one the server sends no progress.
+            result = await self._client.call_tool(name, arguments, progress_callback=on_progress)
         except Exception as exc:  # MCPError, or a result that does not parse: either way the server's fault
             raise LinkError(f"the call failed: {describe_error(exc)}") from exc
         text = "\n".join(block.text for block in result.content if block.type == "text")
@@ -84,20 +88,14 @@ async def open_link(url: str, sink: NotificationSink) -> AsyncIterator[Link]:
     A scope around the whole block would close the connection before the server hears of it.
     """
 
-    async def on_message(message: Any) -> None:
-        # Record before any await: see the module docstring.
-        if isinstance(message, LoggingMessageNotification):
-            params = message.params
-            sink.log(params.level, params.logger, params.data)
-        elif isinstance(message, ProgressNotification):
-            p = message.params
-            sink.progress(p.progress, p.total, p.message)
+    async def on_log(params: LoggingMessageNotificationParams) -> None:
+        sink.log(params.level, params.logger, params.data)  # before any await: see the module docstring
 
     client = Client(
         _transport(url),
         # Without a level, 2026-07-28 servers send no log notifications at all.
         log_level="debug",
-        message_handler=on_message,
+        logging_callback=on_log,
         client_info=_CLIENT_INFO,
     )
     connected = False
@@ -106,7 +104,7 @@ async def open_link(url: str, sink: NotificationSink) -> AsyncIterator[Link]:
         async with client:
             connected = True
             try:
-                yield Link(client)
+                yield Link(client, sink)
             except LinkError as exc:
                 call_error = exc
                 raise
@@ -120,10 +118,10 @@ async def open_link(url: str, sink: NotificationSink) -> AsyncIterator[Link]:
         raise LinkError(f"{what} the MCP server at {url}: {describe_error(exc)}") from exc
 
 
-async def describe_server(url: str, *, timeout: float = 5.0) -> ServerDescription:
+async def describe_server(url: str) -> ServerDescription:
     """Connect, read the server's identity and tools, and disconnect."""
     try:
-        with anyio.fail_after(timeout):
+        with anyio.fail_after(PROBE_TIMEOUT):
             async with Client(_transport(url), client_info=_CLIENT_INFO) as client:
                 tools: list[ToolSpec] = []
                 cursor: str | None = None

@@ -40,7 +40,9 @@ class ServerStatus:
             "name": d.name if d else None,
             "version": d.version if d else None,
             "protocol_version": d.protocol_version if d else None,
-            "tools": [{"name": t.name, "description": t.description, "inputSchema": t.input_schema} for t in self.tools],
+            "tools": [
+                {"name": t.name, "description": t.description, "inputSchema": t.input_schema} for t in self.tools
+            ],
             "checked_at": self.checked_at,
         }
 

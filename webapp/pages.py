@@ -24,7 +24,12 @@ async def index(request: Request, services: ServicesDep) -> Response:
 
 
 async def render_index(
-    request: Request, services: ServicesDep, *, form: dict[str, Any] | None = None, error: str | None = None, status_code: int = 200
+    request: Request,
+    services: ServicesDep,
+    *,
+    form: dict[str, Any] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
 ) -> Response:
     server = services.monitor.status
     if form is None:
@@ -76,7 +81,7 @@ def parse_arguments(text: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise InvalidJob(f"Arguments are not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from exc
     if not isinstance(value, dict):
-        raise InvalidJob("Arguments must be a JSON object, like {\"steps\": 40}.")
+        raise InvalidJob('Arguments must be a JSON object, like {"steps": 40}.')
     return value
 
 
@@ -117,16 +122,12 @@ async def cancel_from_page(request: Request, job_id: str, services: ServicesDep)
         job = await services.runner.cancel(job_id)
     except JobNotActive:
         job = await find_job(services, job_id)
-        return services.templates.TemplateResponse(
-            request, "partials/_job_status.html", {"job": job}, status_code=409
-        )
+        return services.templates.TemplateResponse(request, "partials/_job_status.html", {"job": job}, status_code=409)
     return services.templates.TemplateResponse(request, "partials/_job_status.html", {"job": job})
 
 
 @router.get("/tools/arguments")
-async def tool_arguments(
-    request: Request, services: ServicesDep, tool: Annotated[str, Query()] = ""
-) -> Response:
+async def tool_arguments(request: Request, services: ServicesDep, tool: Annotated[str, Query()] = "") -> Response:
     spec = services.monitor.status.tool(tool)
     if spec is None:
         raise HTTPException(404, f"Unknown tool {tool!r}.")

@@ -33,11 +33,15 @@ def build_templates() -> Jinja2Templates:
     return templates
 
 
+COMPACT_WIDTH = 120
+
+
 def pretty(data: Any) -> str:
-    """Log data as a person reads it: strings as they are, anything else as indented JSON."""
+    """Log data as a person reads it: strings as they are, small values as one line of JSON, big ones indented."""
     if isinstance(data, str):
         return data
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    compact = json.dumps(data, ensure_ascii=False)
+    return compact if len(compact) <= COMPACT_WIDTH else json.dumps(data, indent=2, ensure_ascii=False)
 
 
 def clock(epoch: float) -> str:

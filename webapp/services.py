@@ -55,7 +55,9 @@ class Services:
         if spec is None:
             offered = ", ".join(t.name for t in status.tools)
             raise InvalidJob(f"Unknown tool {tool!r}. The server offers: {offered}.", 404)
-        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(spec.input_schema).iter_errors(arguments))
+        error = jsonschema.exceptions.best_match(
+            jsonschema.Draft202012Validator(spec.input_schema).iter_errors(arguments)
+        )
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "arguments"
             raise InvalidJob(f"Arguments do not fit the input schema of {tool!r}: {where}: {error.message}.", 422)

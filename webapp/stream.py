@@ -52,7 +52,9 @@ def resume_point(request: Request, after: int) -> int:
     return int(header)
 
 
-async def stream_job(services: Services, job_id: str, cursor: int, shutdown: anyio.Event) -> AsyncIterator[dict[str, Any]]:
+async def stream_job(
+    services: Services, job_id: str, cursor: int, shutdown: anyio.Event
+) -> AsyncIterator[dict[str, Any]]:
     store, hub, templates = services.store, services.hub, services.templates
     shown_state: JobState | None = None
     while True:

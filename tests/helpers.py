@@ -1,0 +1,145 @@
+"""Real parts for tests: the dashboard as its own process, and readers of its SSE stream."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from webapp.bundled import free_port, wait_until_listening
+
+SEQ = re.compile(r'data-seq="(\d+)"')
+
+
+class Dashboard:
+    """`python -m webapp` under uvicorn on a free loopback port, as a user starts it."""
+
+    def __init__(self, db: Path, *, mcp_url: str | None, args: tuple[str, ...] = (), port: int | None = None) -> None:
+        self.db = db
+        self.mcp_url = mcp_url
+        self.args = args
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._output = tempfile.TemporaryFile()
+
+    def start(self) -> Dashboard:
+        command = [sys.executable, "-m", "webapp", "--port", str(self.port), "--db", str(self.db), *self.args]
+        if self.mcp_url is not None:
+            command += ["--mcp-url", self.mcp_url]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_LIVE_")}
+        self.process = subprocess.Popen(command, stdout=self._output, stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_until_listening("127.0.0.1", self.port, timeout=30, process=self.process)
+        except (RuntimeError, TimeoutError) as exc:
+            self.stop()
+            raise RuntimeError(f"dashboard did not start: {exc}\n{self.output()}") from exc
+        return self
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def output(self) -> str:
+        self._output.seek(0)
+        return self._output.read().decode(errors="replace")
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10)
+
+
+@dataclass
+class SseMessage:
+    id: str | None = None
+    event: str | None = None
+    data_lines: list[str] = field(default_factory=list)
+
+    @property
+    def data(self) -> str:
+        return "\n".join(self.data_lines)
+
+    @property
+    def seqs(self) -> list[int]:
+        return [int(s) for s in SEQ.findall(self.data)]
+
+
+def read_sse(lines: Iterator[str]) -> Iterator[SseMessage]:
+    """Parse an SSE body (LF separators) into messages; comments (pings) are skipped."""
+    message = SseMessage()
+    for line in lines:
+        if line == "":
+            if message.data_lines or message.event or message.id is not None:
+                yield message
+            message = SseMessage()
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            message.data_lines.append(value)
+        elif name == "event":
+            message.event = value
+        elif name == "id":
+            message.id = value
+
+
+def follow(
+    client: httpx.Client,
+    job_id: str,
+    *,
+    after: int | None = None,
+    last_event_id: str | None = None,
+    timeout: float = 30,
+) -> list[SseMessage]:
+    """Read a job's SSE stream until it ends (`event: end`); every read is bounded by `timeout`."""
+    headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
+    params = {"after": after} if after is not None else {}
+    messages = []
+    with client.stream("GET", f"/jobs/{job_id}/events", params=params, headers=headers, timeout=timeout) as response:
+        response.raise_for_status()
+        for message in read_sse(response.iter_lines()):
+            messages.append(message)
+            if message.event == "end":
+                break
+    return messages
+
+
+def start_job(client: httpx.Client, tool: str = "run_job", **arguments: Any) -> str:
+    response = client.post("/api/jobs", json={"tool": tool, "arguments": arguments})
+    assert response.status_code == 201, response.text
+    job_id: str = response.json()["id"]
+    return job_id
+
+
+def run_to_end(client: httpx.Client, tool: str = "run_job", **arguments: Any) -> dict[str, Any]:
+    """Start a job, follow its stream to the end, and return the job as the API shows it."""
+    job_id = start_job(client, tool, **arguments)
+    follow(client, job_id)
+    job: dict[str, Any] = client.get(f"/api/jobs/{job_id}").json()
+    return job
+
+
+def all_events(client: httpx.Client, job_id: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    while True:
+        page = client.get(f"/api/jobs/{job_id}/events", params={"after": len(events), "limit": 1000}).json()
+        events += page["events"]
+        if not page["more"]:
+            return events

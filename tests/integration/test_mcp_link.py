@@ -1,0 +1,67 @@
+"""The MCP link against the real bundled server over loopback HTTP, on both transports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from webapp.bundled import ChildServer, free_port
+from webapp.mcp_link import LinkError, describe_server, open_link
+
+pytestmark = pytest.mark.anyio
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, Any]] = []
+
+    def log(self, level: str, logger: str | None, data: Any) -> None:
+        self.seen.append(("log", data))
+
+    def progress(self, progress: float, total: float | None, message: str | None) -> None:
+        self.seen.append(("progress", progress))
+
+
+@pytest.fixture(params=["/mcp", "/sse"], ids=["streamable-http", "legacy-sse"])
+def url(request: pytest.FixtureRequest, mcp_server: ChildServer) -> str:
+    return mcp_server.url.removesuffix("/mcp") + str(request.param)
+
+
+async def test_every_notification_is_relayed_in_arrival_order_before_the_call_returns(url: str) -> None:
+    sink = Sink()
+    async with open_link(url, sink) as link:
+        outcome = await link.call_tool("flood", {"count": 1500})
+    assert not outcome.is_error
+    # The server alternates log n, progress n: any loss, duplicate or swap breaks this exact list.
+    expected: list[tuple[str, Any]] = []
+    for n in range(1, 1501):
+        expected += [("log", {"n": n}), ("progress", n)]
+    assert sink.seen == expected
+
+
+async def test_a_tool_error_is_an_outcome_not_an_exception(url: str) -> None:
+    sink = Sink()
+    async with open_link(url, sink) as link:
+        outcome = await link.call_tool("run_job", {"steps": 4, "delay": 0, "fail_at": 2})
+    assert outcome.is_error
+    assert "step 2 failed" in outcome.text
+    assert outcome.result["isError"] is True
+
+
+async def test_describe_server_names_the_server_its_protocol_and_tools(url: str) -> None:
+    description = await describe_server(url)
+    assert description.name == "mcp-live-demo"
+    assert description.protocol_version
+    assert {t.name for t in description.tools} == {"process_items", "run_job", "flood"}
+    run_job = next(t for t in description.tools if t.name == "run_job")
+    assert set(run_job.input_schema["properties"]) == {"steps", "delay", "fail_at"}
+
+
+async def test_nothing_listening_is_a_clear_link_error() -> None:
+    url = f"http://127.0.0.1:{free_port()}/mcp"
+    with pytest.raises(LinkError, match=r"cannot reach the MCP server at http://127\.0\.0\.1:\d+/mcp"):
+        async with open_link(url, Sink()):
+            pass
+    with pytest.raises(LinkError, match="cannot reach"):
+        await describe_server(url)

@@ -1,0 +1,101 @@
+"""The SSE stream of the real dashboard: every event exactly once, in order, resumable."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from tests.helpers import SEQ, SseMessage, follow, read_sse, run_to_end, start_job
+
+
+def seqs_of(messages: list[SseMessage]) -> list[int]:
+    return [seq for m in messages for seq in m.seqs]
+
+
+def test_a_live_stream_delivers_every_event_once_in_order_and_ends(client: httpx.Client) -> None:
+    job_id = start_job(client, steps=24, delay=0.01)
+    messages = follow(client, job_id)
+    assert seqs_of(messages) == list(range(1, 49))
+    assert messages[-1].event == "end" and messages[-1].data == "succeeded"
+    assert 'data-state="succeeded"' in messages[-2].data
+    for m in messages:
+        if m.seqs:
+            assert m.id == str(m.seqs[-1])  # id: is the seq of the last event in the message
+
+
+def test_a_backlog_goes_out_in_batches(client: httpx.Client) -> None:
+    job = run_to_end(client, "flood", count=1200)
+    messages = follow(client, job["id"])
+    assert seqs_of(messages) == list(range(1, 2401))
+    assert len([m for m in messages if m.seqs]) <= 5
+
+
+def test_every_line_carries_its_seq_and_level(client: httpx.Client) -> None:
+    job = run_to_end(client, steps=8, delay=0)
+    html = "".join(m.data for m in follow(client, job["id"]))
+    for level in ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"):
+        assert f'data-level="{level}"' in html
+
+
+def test_after_starts_after_that_seq(client: httpx.Client) -> None:
+    job = run_to_end(client, steps=10, delay=0)
+    assert seqs_of(follow(client, job["id"], after=13)) == list(range(14, 21))
+
+
+def test_last_event_id_wins_over_after(client: httpx.Client) -> None:
+    job = run_to_end(client, steps=10, delay=0)
+    assert seqs_of(follow(client, job["id"], after=2, last_event_id="17")) == [18, 19, 20]
+
+
+def test_a_stream_dropped_mid_job_resumes_exactly_with_last_event_id(client: httpx.Client) -> None:
+    job_id = start_job(client, steps=60, delay=0.02)
+    first: list[SseMessage] = []
+    with client.stream("GET", f"/jobs/{job_id}/events", timeout=30) as response:
+        for message in read_sse(response.iter_lines()):
+            first.append(message)
+            if len(seqs_of(first)) >= 20:
+                break  # the connection drops here, mid-job
+    last_id = next(m.id for m in reversed(first) if m.seqs)
+    assert last_id is not None
+    rest = follow(client, job_id, last_event_id=last_id)
+    assert seqs_of(first) + seqs_of(rest) == list(range(1, 121))
+
+
+def test_the_page_and_the_stream_together_show_every_event_once(client: httpx.Client) -> None:
+    job_id = start_job(client, steps=40, delay=0.02)
+    # Wait (bounded) until the job is part-way, reading its stream: then the page has a history to render.
+    with client.stream("GET", f"/jobs/{job_id}/events", timeout=30) as response:
+        for message in read_sse(response.iter_lines()):
+            if message.seqs and message.seqs[-1] >= 10:
+                break
+    page = client.get(f"/jobs/{job_id}").text
+    on_page = [int(s) for s in SEQ.findall(page)]
+    assert on_page[:10] == list(range(1, 11))
+    connect = re.search(r'hx-sse:connect="/jobs/\w+/events\?after=(\d+)"', page)
+    assert connect is not None
+    after = int(connect.group(1))
+    assert after == on_page[-1]
+    assert on_page + seqs_of(follow(client, job_id, after=after)) == list(range(1, 81))
+
+
+def test_an_ended_job_page_renders_everything_and_opens_no_stream(client: httpx.Client) -> None:
+    job = run_to_end(client, steps=5, delay=0)
+    page = client.get(f"/jobs/{job['id']}").text
+    assert [int(s) for s in SEQ.findall(page)] == list(range(1, 11))
+    assert "hx-sse:connect" not in page
+    assert 'data-state="succeeded"' in page
+
+
+def test_a_bad_last_event_id_is_a_400(client: httpx.Client) -> None:
+    job = run_to_end(client, steps=1, delay=0)
+    response = client.get(f"/jobs/{job['id']}/events", headers={"Last-Event-ID": "abc"})
+    assert response.status_code == 400
+    assert "Last-Event-ID must be an event sequence number" in response.json()["detail"]
+
+
+def test_messages_use_lf_only_separators(client: httpx.Client) -> None:
+    job = run_to_end(client, steps=2, delay=0)
+    body = client.get(f"/jobs/{job['id']}/events").content
+    assert b"\r" not in body
+    assert body.endswith(b"\n\n")

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+
+from webapp.events import Job, ProgressNote
+from webapp.recorder import Recorder
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder(Job(id="j1", tool="t", arguments={}, idle_timeout=None, max_duration=None))
+
+
+def test_events_are_numbered_from_one_without_gaps_across_kinds(recorder: Recorder) -> None:
+    recorder.log("info", "a", "one")
+    recorder.progress(1, 3, "p1")
+    recorder.log("error", None, {"k": 1})
+    events, job = recorder.take()
+    assert [(e.seq, e.kind) for e in events] == [(1, "log"), (2, "progress"), (3, "log")]
+    assert job.last_seq == 3
+    recorder.log("debug", "b", "four")
+    more, _ = recorder.take()
+    assert [e.seq for e in more] == [4]
+
+
+def test_take_empties_the_queue_and_resets_the_news_flag(recorder: Recorder) -> None:
+    recorder.log("info", None, "x")
+    assert recorder.news.is_set()
+    recorder.take()
+    assert not recorder.news.is_set()
+    assert recorder.take()[0] == []
+
+
+def test_snapshot_does_not_change_with_later_events(recorder: Recorder) -> None:
+    recorder.progress(1, 10, "first")
+    _, snapshot = recorder.take()
+    recorder.progress(2, 10, "second")
+    assert (snapshot.progress, snapshot.message, snapshot.last_seq) == (1, "first", 1)
+
+
+def test_sane_progress_moves_the_job(recorder: Recorder) -> None:
+    recorder.progress(1, 4, "a")
+    recorder.progress(2.5, 4, None)
+    assert (recorder.job.progress, recorder.job.total, recorder.job.message) == (2.5, 4, "a")
+
+
+@pytest.mark.parametrize(
+    ("second", "total", "note"),
+    [(2, 10, ProgressNote.NOT_INCREASING), (1, 10, ProgressNote.NOT_INCREASING), (11, 10, ProgressNote.EXCEEDS_TOTAL)],
+)
+def test_insane_progress_is_kept_but_never_moves_the_bar(
+    recorder: Recorder, second: float, total: float, note: ProgressNote
+) -> None:
+    recorder.progress(2, 10, "ok")
+    recorder.progress(second, total, "odd")
+    events, job = recorder.take()
+    assert [e.note for e in events] == [None, note]
+    assert (job.progress, job.total, job.message) == (2, 10, "ok")
+
+
+def test_progress_after_the_call_ended_is_marked(recorder: Recorder) -> None:
+    recorder.call_ended = True
+    recorder.progress(5, 10, "late")
+    events, job = recorder.take()
+    assert events[0].note == ProgressNote.AFTER_END
+    assert job.progress is None

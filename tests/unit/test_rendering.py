@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from webapp.events import LEVELS, Event, Job, JobState
+from webapp.mcp_link import ToolSpec
+from webapp.rendering import build_templates, example_arguments, pretty, render_batch
+
+templates = build_templates()
+HOSTILE = '</hx-partial><script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def render_line(event: Event) -> str:
+    return templates.get_template("partials/_log_line.html").render(event=event)
+
+
+def job(**fields: object) -> Job:
+    j = Job(id="j1", tool="run_job", arguments={}, idle_timeout=None, max_duration=None)
+    for name, value in fields.items():
+        setattr(j, name, value)
+    return j
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_every_level_renders_its_class_name_and_attributes(level: str) -> None:
+    html = render_line(Event("j1", 12, "log", 0.0, level=level, logger="svc", data={"n": 1}))
+    assert f'class="line level-{level}"' in html
+    assert 'data-seq="12"' in html
+    assert f'data-level="{level}"' in html
+    assert f'<span class="level">{level.upper()}</span>' in html  # the level in words, not only in colour
+
+
+def test_an_unknown_level_gets_a_neutral_class_and_is_still_shown() -> None:
+    html = render_line(Event("j1", 1, "log", 0.0, level='bogus" onclick="x', data="hi"))
+    assert "level-unknown" in html
+    assert 'onclick="x' not in html
+
+
+@pytest.mark.parametrize("where", ["logger", "data", "nested"])
+def test_hostile_server_text_is_escaped(where: str) -> None:
+    fields: dict[str, object] = {"logger": "ok", "data": "ok"}
+    if where == "nested":
+        fields["data"] = {"k": [HOSTILE]}
+    else:
+        fields[where] = HOSTILE
+    html = render_line(Event("j1", 1, "log", 0.0, level="info", **fields))  # type: ignore[arg-type]
+    assert "<script" not in html
+    assert "<img" not in html
+    assert "</hx-partial>" not in html
+
+
+def test_hostile_progress_message_and_result_are_escaped_in_a_stream_batch() -> None:
+    event = Event("j1", 1, "progress", 0.0, progress=1, total=2, message=HOSTILE)
+    html = render_batch(
+        templates, [event], job(message=HOSTILE, error=HOSTILE, result={"x": HOSTILE}, state=JobState.FAILED)
+    )
+    assert "<script" not in html and "<img" not in html
+    # Our own three partials, and no fourth one smuggled in by the server.
+    assert html.count("<hx-partial") == 3
+    assert html.count("</hx-partial>") == 3
+
+
+def test_progress_lines_carry_seq_and_kind_and_say_why_they_were_not_applied() -> None:
+    html = render_line(Event("j1", 5, "progress", 0.0, progress=3, total=2, message="m", note="exceeds_total"))
+    assert 'data-seq="5"' in html and 'data-kind="progress"' in html
+    assert 'data-note="exceeds_total"' in html and "exceeds total" in html
+
+
+def test_progress_bar_shows_percent_as_aria_value() -> None:
+    html = templates.get_template("partials/_progress.html").render(job=job(progress=3, total=8, message="three"))
+    assert 'role="progressbar"' in html
+    assert 'aria-valuenow="38"' in html
+    assert "38 %" in html
+
+
+def test_progress_bar_is_indeterminate_without_a_total() -> None:
+    html = templates.get_template("partials/_progress.html").render(job=job(progress=3, total=None))
+    assert "aria-valuenow" not in html
+    assert not re.search(r"<progress[^>]*value=", html)
+    assert "3 done" in html
+
+
+def test_pretty_keeps_small_values_on_one_line_and_indents_big_ones() -> None:
+    assert pretty("plain text") == "plain text"
+    assert pretty({"a": 1, "b": "é"}) == '{"a": 1, "b": "é"}'
+    assert "\n" in pretty({"k": "v" * 200})
+
+
+def test_example_arguments_use_defaults_then_examples_then_empty_required_values() -> None:
+    spec = ToolSpec(
+        "t",
+        "",
+        {
+            "properties": {
+                "a": {"type": "integer", "default": 4},
+                "b": {"type": "array", "examples": [["x"]]},
+                "c": {"type": "string"},
+                "d": {"type": "string"},
+            },
+            "required": ["c"],
+        },
+    )
+    assert example_arguments(spec) == '{\n  "a": 4,\n  "b": [\n    "x"\n  ],\n  "c": ""\n}'
