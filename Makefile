@@ -24,8 +24,8 @@ chromium: ## Make sure Debian's chromium is installed (for the browser tests)
 	else echo "The browser tests need Debian's chromium at /usr/bin/chromium. Install it: sudo apt-get install chromium" >&2; exit 1; fi
 
 lint: $(STAMP) ## ruff and mypy --strict
-	$(VENV)/bin/ruff check webapp tests
-	$(VENV)/bin/ruff format --check webapp tests
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff format --check
 	$(VENV)/bin/mypy
 
 test: $(STAMP) chromium lint ## Lint, then the whole test suite (unit, integration, browser)
