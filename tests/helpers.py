@@ -8,14 +8,16 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from webapp.bundled import free_port, wait_until_listening
+from webapp.bundled import ChildServer, free_port, wait_until_listening
 
 SEQ = re.compile(r'data-seq="(\d+)"')
 
@@ -143,3 +145,29 @@ def all_events(client: httpx.Client, job_id: str) -> list[dict[str, Any]]:
         events += page["events"]
         if not page["more"]:
             return events
+
+
+def wait_until(condition: Callable[[], bool], *, what: str, timeout: float = 10.0, interval: float = 0.05) -> None:
+    """Check `condition` until it holds; fail after `timeout` seconds. A bounded wait, never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()  # never set: `wait` is the pause between checks
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout:g} s waiting for {what}")
+        pause.wait(interval)
+
+
+def server_stats(server: ChildServer) -> dict[str, int]:
+    """The bundled server's own count of running, finished and cancelled tool calls."""
+    stats: dict[str, int] = httpx.get(f"http://{server.host}:{server.port}/stats", timeout=5).json()
+    return stats
+
+
+def read_until(lines: Iterator[str], last_seq: int) -> list[SseMessage]:
+    """Read messages until one carries `last_seq` or later (the caller bounds the read with its timeout)."""
+    messages = []
+    for message in read_sse(lines):
+        messages.append(message)
+        if message.seqs and message.seqs[-1] >= last_seq:
+            break
+    return messages

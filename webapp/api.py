@@ -76,5 +76,7 @@ async def list_events(
 
 
 @router.get("/server")
-async def server_status(services: ServicesDep) -> dict[str, Any]:
-    return services.monitor.status.to_json()
+async def server_status(services: ServicesDep, refresh: bool = False) -> dict[str, Any]:
+    """The server's status as last checked, or checked now with `?refresh=true`."""
+    status = await services.monitor.refresh() if refresh else services.monitor.status
+    return status.to_json()

@@ -1,7 +1,8 @@
 """The bundled streaming MCP server: tools that talk while they work.
 
 Serves streamable HTTP at /mcp and the legacy SSE transport at /sse (+ /messages/) on one port,
-so the dashboard can be tried against both transports.
+so the dashboard can be tried against both transports, and GET /stats: how many tool calls are
+running, finished or were cancelled.
 
     python -m webapp.demo_server --port 8001
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio
@@ -20,6 +23,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import LoggingLevel
 from pydantic import Field
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 LEVELS: tuple[LoggingLevel, ...] = (
     "debug",
@@ -33,9 +39,32 @@ LEVELS: tuple[LoggingLevel, ...] = (
 )
 
 
-def build_server() -> MCPServer:
-    """Create the demo MCP server and its three tools."""
+@dataclass
+class CallStats:
+    """What the server's tools are doing, served at GET /stats: lets a client see its cancel arrive."""
+
+    running: int = 0
+    finished: int = 0
+    cancelled: int = 0
+
+    @contextlib.asynccontextmanager
+    async def track(self) -> AsyncIterator[None]:
+        self.running += 1
+        try:
+            yield
+        except anyio.get_cancelled_exc_class():
+            self.cancelled += 1
+            raise
+        else:
+            self.finished += 1
+        finally:
+            self.running -= 1
+
+
+def build_server(stats: CallStats | None = None) -> MCPServer:
+    """Create the demo MCP server and its tools."""
     mcp = MCPServer("mcp-live-demo", version="1.0.0")
+    stats = stats or CallStats()
 
     @mcp.tool()
     async def process_items(
@@ -45,40 +74,76 @@ def build_server() -> MCPServer:
     ) -> str:
         """Process a list of items (files, documents), reporting each one as it is done."""
         total = len(items)
-        for done, item in enumerate(items, start=1):
-            await anyio.sleep(delay)
-            await ctx.log("info", f"processed {item}", logger_name="demo.items")
-            await ctx.report_progress(done, total=total, message=f"processed {item}")
+        async with stats.track():
+            for done, item in enumerate(items, start=1):
+                await anyio.sleep(delay)
+                await ctx.log("info", f"processed {item}", logger_name="demo.items")
+                await ctx.report_progress(done, total=total, message=f"processed {item}")
         return f"processed {total} item(s)"
 
     @mcp.tool()
     async def run_job(ctx: Context, steps: int = 40, delay: float = 0.1, fail_at: int | None = None) -> str:
         """A long job: one log line per step, cycling through all eight levels, then progress."""
-        for step in range(1, steps + 1):
-            await anyio.sleep(delay)
-            level = LEVELS[(step - 1) % len(LEVELS)]
-            data: dict[str, Any] = {"step": step, "of": steps, "level": level, "msg": f"step {step} at {level}"}
-            await ctx.log(level, data, logger_name=f"demo.job.{level}")
-            if fail_at is not None and step == fail_at:
-                raise ToolError(f"step {step} failed (fail_at={fail_at})")
-            await ctx.report_progress(step, total=steps, message=f"step {step}/{steps}")
+        async with stats.track():
+            for step in range(1, steps + 1):
+                await anyio.sleep(delay)
+                level = LEVELS[(step - 1) % len(LEVELS)]
+                data: dict[str, Any] = {"step": step, "of": steps, "level": level, "msg": f"step {step} at {level}"}
+                await ctx.log(level, data, logger_name=f"demo.job.{level}")
+                if fail_at is not None and step == fail_at:
+                    raise ToolError(f"step {step} failed (fail_at={fail_at})")
+                await ctx.report_progress(step, total=steps, message=f"step {step}/{steps}")
         return f"completed {steps} step(s)"
 
     @mcp.tool()
     async def flood(ctx: Context, count: int = 10000) -> str:
         """Send `count` log lines and `count` progress notifications back to back (for benchmarks)."""
-        for n in range(1, count + 1):
-            await ctx.log(LEVELS[n % len(LEVELS)], {"n": n}, logger_name="demo.flood")
-            await ctx.report_progress(n, total=count, message=f"{n}/{count}")
+        async with stats.track():
+            for n in range(1, count + 1):
+                await ctx.log(LEVELS[n % len(LEVELS)], {"n": n}, logger_name="demo.flood")
+                await ctx.report_progress(n, total=count, message=f"{n}/{count}")
         return f"sent {count} log line(s) and {count} progress notification(s)"
+
+    @mcp.tool()
+    async def scripted(
+        script: Annotated[
+            list[dict[str, Any]],
+            Field(
+                examples=[
+                    [
+                        {"log": {"level": "warning", "logger": "odd", "data": "<b>not bold</b>"}},
+                        {"progress": {"progress": 5, "total": 10, "message": "half"}},
+                        {"progress": {"progress": 3, "total": 10, "message": "backwards"}},
+                    ]
+                ]
+            ),
+        ],
+        ctx: Context,
+        delay: float = 0.0,
+    ) -> str:
+        """Send exactly the notifications given, in order: {"log": {level, logger, data}} or
+        {"progress": {progress, total, message}}. For trying odd or hostile servers."""
+        async with stats.track():
+            for entry in script:
+                await anyio.sleep(delay)
+                if "log" in entry:
+                    log = entry["log"]
+                    await ctx.log(log.get("level", "info"), log.get("data"), logger_name=log.get("logger"))
+                else:
+                    p = entry["progress"]
+                    await ctx.report_progress(p["progress"], total=p.get("total"), message=p.get("message"))
+        return f"sent {len(script)} notification(s)"
 
     return mcp
 
 
-def build_app(mcp: MCPServer, host: str = "127.0.0.1") -> Starlette:
-    """Both transports on one Starlette app: streamable HTTP at /mcp, legacy SSE at /sse."""
+def build_app(mcp: MCPServer, stats: CallStats, host: str = "127.0.0.1") -> Starlette:
+    """Both transports on one Starlette app: streamable HTTP at /mcp, legacy SSE at /sse; GET /stats."""
     streamable = mcp.streamable_http_app(host=host)
     legacy = mcp.sse_app(host=host)
+
+    async def show_stats(request: Request) -> JSONResponse:
+        return JSONResponse(dataclasses.asdict(stats))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -86,7 +151,8 @@ def build_app(mcp: MCPServer, host: str = "127.0.0.1") -> Starlette:
         async with mcp.session_manager.run():
             yield
 
-    return Starlette(routes=[*streamable.routes, *legacy.routes], lifespan=lifespan)
+    routes = [*streamable.routes, *legacy.routes, Route("/stats", show_stats)]
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -94,7 +160,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8001, help="port to listen on (default: 8001)")
     args = parser.parse_args(argv)
-    app = build_app(build_server(), host=args.host)
+    stats = CallStats()
+    app = build_app(build_server(stats), stats, host=args.host)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

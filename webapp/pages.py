@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from webapp.api import find_job
-from webapp.jobs import JobNotActive
 from webapp.rendering import example_arguments
 from webapp.services import InvalidJob, Services, get_services
 
@@ -113,17 +112,6 @@ async def job_page(request: Request, job_id: str, services: ServicesDep) -> Resp
         "server": services.monitor.status,
     }
     return services.templates.TemplateResponse(request, "job.html", context)
-
-
-@router.post("/jobs/{job_id}/cancel")
-async def cancel_from_page(request: Request, job_id: str, services: ServicesDep) -> Response:
-    await find_job(services, job_id)
-    try:
-        job = await services.runner.cancel(job_id)
-    except JobNotActive:
-        job = await find_job(services, job_id)
-        return services.templates.TemplateResponse(request, "partials/_job_status.html", {"job": job}, status_code=409)
-    return services.templates.TemplateResponse(request, "partials/_job_status.html", {"job": job})
 
 
 @router.get("/tools/arguments")

@@ -53,7 +53,7 @@ async def test_describe_server_names_the_server_its_protocol_and_tools(url: str)
     description = await describe_server(url)
     assert description.name == "mcp-live-demo"
     assert description.protocol_version
-    assert {t.name for t in description.tools} == {"process_items", "run_job", "flood"}
+    assert {t.name for t in description.tools} == {"process_items", "run_job", "flood", "scripted"}
     run_job = next(t for t in description.tools if t.name == "run_job")
     assert set(run_job.input_schema["properties"]) == {"steps", "delay", "fail_at"}
 

@@ -1,0 +1,84 @@
+"""The page under faults: dropped streams, reloads, cancel, and a server that goes away and comes back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.browser.test_page import TIMEOUT, seqs_in_dom, start_from_form
+from tests.helpers import Dashboard, server_stats, wait_until
+from tests.proxy import CuttableProxy
+from webapp.bundled import ChildServer
+
+
+def state_badge(page: Page) -> Locator:
+    return page.locator("#job-status [data-state]")
+
+
+def test_streams_dropped_mid_job_resume_and_every_line_shows_once_in_order(page: Page, dashboard: Dashboard) -> None:
+    with CuttableProxy(dashboard.port) as proxy:
+        via_proxy = Dashboard(dashboard.db, mcp_url=None, port=proxy.port)  # only its URL is used
+        start_from_form(page, via_proxy, arguments={"steps": 60, "delay": 0.05})
+        for lines in (20, 60):
+            expect(page.locator(f'#log > li[data-seq="{lines}"]')).to_be_attached(timeout=TIMEOUT)
+            proxy.cut()
+        expect(state_badge(page)).to_have_attribute("data-state", "succeeded", timeout=TIMEOUT)
+        assert proxy.cuts == 2
+    assert seqs_in_dom(page) == list(range(1, 121))
+
+
+def test_a_reload_mid_job_shows_the_whole_history_then_continues_live(page: Page, dashboard: Dashboard) -> None:
+    start_from_form(page, dashboard, arguments={"steps": 50, "delay": 0.04})
+    expect(page.locator('#log > li[data-seq="30"]')).to_be_attached(timeout=TIMEOUT)
+    page.reload()
+    expect(state_badge(page)).to_have_attribute("data-state", "succeeded", timeout=TIMEOUT)
+    assert seqs_in_dom(page) == list(range(1, 101))
+
+
+def test_the_cancel_button_cancels_the_job_on_the_server(page: Page, tmp_path: Path) -> None:
+    server = ChildServer()
+    server.start()
+    app = Dashboard(tmp_path / "jobs.sqlite3", mcp_url=server.url).start()
+    try:
+        start_from_form(page, app, arguments={"steps": 1000, "delay": 0.05})
+        expect(page.locator('#log > li[data-seq="6"]')).to_be_attached(timeout=TIMEOUT)
+        page.click("button.cancel")
+        expect(state_badge(page)).to_have_attribute("data-state", "cancelled", timeout=TIMEOUT)
+        expect(page.locator("#job-status .error")).to_have_text("cancelled by the user")
+        expect(page.locator("button.cancel")).to_have_count(0)
+        wait_until(lambda: server_stats(server)["cancelled"] == 1, what="the server to see the cancel")
+        seqs = seqs_in_dom(page)
+        assert seqs == list(range(1, len(seqs) + 1))
+    finally:
+        app.stop()
+        server.stop()
+
+
+@pytest.fixture
+def restartable_server() -> Iterator[ChildServer]:
+    server = ChildServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_the_server_status_follows_the_server_going_away_and_coming_back(
+    page: Page, restartable_server: ChildServer, tmp_path: Path
+) -> None:
+    app = Dashboard(tmp_path / "jobs.sqlite3", mcp_url=restartable_server.url, args=("--status-interval", "1")).start()
+    back = ChildServer(port=restartable_server.port)
+    try:
+        page.goto(app.url + "/")
+        status = page.locator("#server-status [data-server-state]")
+        expect(status).to_have_attribute("data-server-state", "connected")
+        restartable_server.kill()
+        expect(status).to_have_attribute("data-server-state", "unreachable", timeout=TIMEOUT)
+        expect(status).to_contain_text("MCP server unreachable")
+        back.start()
+        expect(status).to_have_attribute("data-server-state", "connected", timeout=TIMEOUT)
+    finally:
+        back.stop()
+        app.stop()

@@ -1,0 +1,144 @@
+"""MCP server faults, time limits and cancel, with a server of each test's own that it may kill."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import Dashboard, follow, read_until, run_to_end, server_stats, start_job, wait_until
+from webapp.bundled import ChildServer
+
+
+@pytest.fixture
+def own_server() -> Iterator[ChildServer]:
+    server = ChildServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_client(own_server: ChildServer, db_path: Path) -> Iterator[httpx.Client]:
+    app = Dashboard(db_path, mcp_url=own_server.url).start()
+    try:
+        with app.client() as client:
+            yield client
+    finally:
+        app.stop()
+
+
+def post_job(client: httpx.Client, tool: str, arguments: dict[str, object], **limits: float) -> str:
+    response = client.post("/api/jobs", json={"tool": tool, "arguments": arguments, **limits})
+    assert response.status_code == 201, response.text
+    job_id: str = response.json()["id"]
+    return job_id
+
+
+def test_a_server_killed_mid_job_fails_the_job_and_keeps_every_line_before(
+    own_server: ChildServer, own_client: httpx.Client
+) -> None:
+    job_id = start_job(own_client, steps=1000, delay=0.02)
+    with own_client.stream("GET", f"/jobs/{job_id}/events", timeout=10) as response:
+        read_until(response.iter_lines(), 20)
+    own_server.kill()
+    follow(own_client, job_id, timeout=3)  # the job ends promptly: every read is bounded by 3 s
+    job = own_client.get(f"/api/jobs/{job_id}").json()
+    assert job["state"] == "failed"
+    assert "the call failed: MCP error" in job["error"]
+    events = own_client.get(f"/api/jobs/{job_id}/events").json()["events"]
+    assert len(events) >= 20
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+
+
+def test_a_job_started_while_the_server_is_down_fails_at_once_and_status_shows_it(
+    own_server: ChildServer, own_client: httpx.Client
+) -> None:
+    own_server.kill()
+    job = run_to_end(own_client, steps=3, delay=0)
+    assert job["state"] == "failed"
+    assert f"cannot reach the MCP server at {own_server.url}" in job["error"]
+    wait_until(
+        lambda: own_client.get("/api/server").json()["state"] == "unreachable", what="the status to say unreachable"
+    )
+    assert "cannot reach" in own_client.get("/api/server").json()["error"]
+
+
+def test_after_a_server_restart_the_next_job_works_without_restarting_the_dashboard(
+    own_server: ChildServer, own_client: httpx.Client
+) -> None:
+    own_server.kill()
+    assert run_to_end(own_client, steps=2, delay=0)["state"] == "failed"
+    restarted = ChildServer(port=own_server.port)
+    restarted.start()
+    try:
+        assert run_to_end(own_client, steps=2, delay=0)["state"] == "succeeded"
+        wait_until(
+            lambda: own_client.get("/api/server").json()["state"] == "connected", what="the status to say connected"
+        )
+    finally:
+        restarted.stop()
+
+
+def test_the_idle_timeout_ends_a_silent_job_and_cancels_it_on_the_server(
+    own_server: ChildServer, own_client: httpx.Client
+) -> None:
+    job_id = post_job(own_client, "run_job", {"steps": 3, "delay": 30}, idle_timeout=0.5)
+    follow(own_client, job_id, timeout=10)
+    job = own_client.get(f"/api/jobs/{job_id}").json()
+    assert job["state"] == "timed_out"
+    assert job["idle_timeout"] == 0.5
+    assert "idle timeout: no notification from the server for 0.5 s" in job["error"]
+    wait_until(lambda: server_stats(own_server)["cancelled"] == 1, what="the server to see the cancel")
+    assert server_stats(own_server)["running"] == 0
+
+
+def test_notifications_keep_a_long_job_alive_past_its_idle_timeout(own_client: httpx.Client) -> None:
+    job_id = post_job(own_client, "run_job", {"steps": 10, "delay": 0.15}, idle_timeout=1)  # 1.5 s in all
+    follow(own_client, job_id)
+    assert own_client.get(f"/api/jobs/{job_id}").json()["state"] == "succeeded"
+
+
+def test_the_maximum_duration_ends_a_chatty_job(own_server: ChildServer, own_client: httpx.Client) -> None:
+    job_id = post_job(own_client, "run_job", {"steps": 100000, "delay": 0.01}, idle_timeout=30, max_duration=1)
+    follow(own_client, job_id, timeout=10)
+    job = own_client.get(f"/api/jobs/{job_id}").json()
+    assert job["state"] == "timed_out"
+    assert job["max_duration"] == 1
+    assert "exceeded its maximum duration of 1 s" in job["error"]
+    wait_until(lambda: server_stats(own_server)["cancelled"] == 1, what="the server to see the cancel")
+
+
+def test_cancel_stops_the_tool_on_the_server(own_server: ChildServer, own_client: httpx.Client) -> None:
+    job_id = start_job(own_client, steps=1000, delay=0.02)
+    with own_client.stream("GET", f"/jobs/{job_id}/events", timeout=10) as response:
+        read_until(response.iter_lines(), 10)
+    response = own_client.post(f"/api/jobs/{job_id}/cancel")
+    assert response.status_code == 202
+    assert response.json()["state"] == "cancelling"
+    messages = follow(own_client, job_id, timeout=10)
+    assert messages[-1].data == "cancelled"
+    job = own_client.get(f"/api/jobs/{job_id}").json()
+    assert (job["state"], job["error"]) == ("cancelled", "cancelled by the user")
+    wait_until(lambda: server_stats(own_server)["cancelled"] == 1, what="the server to see the cancel")
+    assert server_stats(own_server)["running"] == 0
+    again = own_client.post(f"/api/jobs/{job_id}/cancel")
+    assert again.status_code == 409
+    assert "already ended (cancelled)" in again.json()["detail"]
+
+
+def test_odd_progress_is_recorded_and_marked_but_never_moves_the_bar_back(own_client: httpx.Client) -> None:
+    script = [
+        {"progress": {"progress": 2, "total": 10, "message": "two"}},
+        {"progress": {"progress": 5, "total": 10, "message": "five"}},
+        {"progress": {"progress": 3, "total": 10, "message": "back to three"}},
+        {"progress": {"progress": 5, "total": 10, "message": "five again"}},
+        {"progress": {"progress": 12, "total": 10, "message": "beyond the total"}},
+    ]
+    job = run_to_end(own_client, "scripted", script=script)
+    assert (job["state"], job["progress"], job["total"], job["message"]) == ("succeeded", 5, 10, "five")
+    events = own_client.get(f"/api/jobs/{job['id']}/events").json()["events"]
+    assert [e["note"] for e in events] == [None, None, "not_increasing", "not_increasing", "exceeds_total"]
+    assert [e["message"] for e in events] == [s["progress"]["message"] for s in script]
