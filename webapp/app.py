@@ -19,6 +19,7 @@ from webapp.hub import Hub
 from webapp.jobs import JobRunner
 from webapp.monitor import ServerMonitor
 from webapp.rendering import STATIC_DIR, build_templates
+from webapp.security import SameOriginWrites
 from webapp.services import Services
 from webapp.settings import Settings
 from webapp.store import SQLiteStore
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stream.router)
     app.include_router(pages.router)
     app.add_exception_handler(RequestValidationError, explain_invalid_request)  # type: ignore[arg-type]
+    app.add_middleware(SameOriginWrites)
     return app
 
 

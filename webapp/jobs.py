@@ -25,6 +25,7 @@ from webapp.recorder import Recorder
 from webapp.store import Store
 
 log = logging.getLogger(__name__)
+COALESCE_SECONDS = 0.005
 
 
 class JobNotActive(Exception):
@@ -156,6 +157,9 @@ class JobRunner:
         while True:
             await active.recorder.news.wait()
             await self._write(active)
+            # At most one write per few ms: a quiet job's events go out at once, a burst shares one
+            # transaction and one wake-up of the viewers.
+            await anyio.sleep(COALESCE_SECONDS)
 
     async def _write(self, active: _ActiveJob) -> None:
         """Store the events recorded so far with the job's fields, then wake its viewers."""

@@ -124,3 +124,15 @@ def test_server_endpoint_describes_the_connection(client: httpx.Client) -> None:
     assert server["name"] == "mcp-live-demo" and server["version"] == "1.0.0"
     assert server["protocol_version"]
     assert {t["name"] for t in server["tools"]} == {"process_items", "run_job", "flood", "scripted"}
+
+
+def test_a_write_from_another_origin_is_refused(client: httpx.Client) -> None:
+    evil = {"Origin": "http://evil.example"}
+    response = client.post("/jobs", data={"tool": "run_job", "arguments": "{}"}, headers=evil)
+    assert response.status_code == 403
+    assert "another origin (http://evil.example)" in response.json()["detail"]
+    assert client.post("/api/jobs", json={"tool": "run_job"}, headers=evil).status_code == 403
+    same = {"Origin": str(client.base_url).rstrip("/")}
+    response = client.post("/api/jobs", json={"tool": "run_job", "arguments": {"steps": 1, "delay": 0}}, headers=same)
+    assert response.status_code == 201
+    follow(client, response.json()["id"])
