@@ -33,6 +33,15 @@ def mcp_server() -> Iterator[ChildServer]:
     server.stop()
 
 
+@pytest.fixture
+def own_server() -> Iterator[ChildServer]:
+    """A bundled MCP server of the test's own, free to be killed and restarted."""
+    server = ChildServer()
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def dashboard(mcp_server: ChildServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     """The real dashboard under uvicorn, connected to the shared MCP server."""

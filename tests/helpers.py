@@ -130,11 +130,22 @@ def start_job(client: httpx.Client, tool: str = "run_job", **arguments: Any) -> 
     return job_id
 
 
-def run_to_end(client: httpx.Client, tool: str = "run_job", **arguments: Any) -> dict[str, Any]:
-    """Start a job, follow its stream to the end, and return the job as the API shows it."""
-    job_id = start_job(client, tool, **arguments)
-    follow(client, job_id)
-    job: dict[str, Any] = client.get(f"/api/jobs/{job_id}").json()
+def start_and_watch(client: httpx.Client, until_seq: int) -> str:
+    """Start a long run_job and return its id once its stream has shown `until_seq` events."""
+    job_id = start_job(client, steps=1000, delay=0.02)
+    with client.stream("GET", f"/jobs/{job_id}/events", timeout=10) as response:
+        read_until(response.iter_lines(), until_seq)
+    return job_id
+
+
+def run_to_end(
+    client: httpx.Client, tool: str = "run_job", limits: dict[str, float] | None = None, **arguments: Any
+) -> dict[str, Any]:
+    """Start a job (with optional time limits), follow its stream to the end, and return the job as the API shows it."""
+    response = client.post("/api/jobs", json={"tool": tool, "arguments": arguments, **(limits or {})})
+    assert response.status_code == 201, response.text
+    follow(client, response.json()["id"])
+    job: dict[str, Any] = client.get(f"/api/jobs/{response.json()['id']}").json()
     return job
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.test_page import TIMEOUT, seqs_in_dom, start_from_form
@@ -38,9 +36,8 @@ def test_a_reload_mid_job_shows_the_whole_history_then_continues_live(page: Page
     assert seqs_in_dom(page) == list(range(1, 101))
 
 
-def test_the_cancel_button_cancels_the_job_on_the_server(page: Page, tmp_path: Path) -> None:
-    server = ChildServer()
-    server.start()
+def test_the_cancel_button_cancels_the_job_on_the_server(page: Page, own_server: ChildServer, tmp_path: Path) -> None:
+    server = own_server
     app = Dashboard(tmp_path / "jobs.sqlite3", mcp_url=server.url).start()
     try:
         start_from_form(page, app, arguments={"steps": 1000, "delay": 0.05})
@@ -54,27 +51,18 @@ def test_the_cancel_button_cancels_the_job_on_the_server(page: Page, tmp_path: P
         assert seqs == list(range(1, len(seqs) + 1))
     finally:
         app.stop()
-        server.stop()
-
-
-@pytest.fixture
-def restartable_server() -> Iterator[ChildServer]:
-    server = ChildServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_the_server_status_follows_the_server_going_away_and_coming_back(
-    page: Page, restartable_server: ChildServer, tmp_path: Path
+    page: Page, own_server: ChildServer, tmp_path: Path
 ) -> None:
-    app = Dashboard(tmp_path / "jobs.sqlite3", mcp_url=restartable_server.url, args=("--status-interval", "1")).start()
-    back = ChildServer(port=restartable_server.port)
+    app = Dashboard(tmp_path / "jobs.sqlite3", mcp_url=own_server.url, args=("--status-interval", "1")).start()
+    back = ChildServer(port=own_server.port)
     try:
         page.goto(app.url + "/")
         status = page.locator("#server-status [data-server-state]")
         expect(status).to_have_attribute("data-server-state", "connected")
-        restartable_server.kill()
+        own_server.kill()
         expect(status).to_have_attribute("data-server-state", "unreachable", timeout=TIMEOUT)
         expect(status).to_contain_text("MCP server unreachable")
         back.start()

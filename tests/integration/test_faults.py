@@ -8,16 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import Dashboard, follow, read_until, run_to_end, server_stats, start_job, wait_until
+from tests.helpers import Dashboard, follow, run_to_end, server_stats, start_and_watch, wait_until
 from webapp.bundled import ChildServer
-
-
-@pytest.fixture
-def own_server() -> Iterator[ChildServer]:
-    server = ChildServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -30,19 +22,10 @@ def own_client(own_server: ChildServer, db_path: Path) -> Iterator[httpx.Client]
         app.stop()
 
 
-def post_job(client: httpx.Client, tool: str, arguments: dict[str, object], **limits: float) -> str:
-    response = client.post("/api/jobs", json={"tool": tool, "arguments": arguments, **limits})
-    assert response.status_code == 201, response.text
-    job_id: str = response.json()["id"]
-    return job_id
-
-
 def test_a_server_killed_mid_job_fails_the_job_and_keeps_every_line_before(
     own_server: ChildServer, own_client: httpx.Client
 ) -> None:
-    job_id = start_job(own_client, steps=1000, delay=0.02)
-    with own_client.stream("GET", f"/jobs/{job_id}/events", timeout=10) as response:
-        read_until(response.iter_lines(), 20)
+    job_id = start_and_watch(own_client, 20)
     own_server.kill()
     follow(own_client, job_id, timeout=3)  # the job ends promptly: every read is bounded by 3 s
     job = own_client.get(f"/api/jobs/{job_id}").json()
@@ -85,9 +68,7 @@ def test_after_a_server_restart_the_next_job_works_without_restarting_the_dashbo
 def test_the_idle_timeout_ends_a_silent_job_and_cancels_it_on_the_server(
     own_server: ChildServer, own_client: httpx.Client
 ) -> None:
-    job_id = post_job(own_client, "run_job", {"steps": 3, "delay": 30}, idle_timeout=0.5)
-    follow(own_client, job_id, timeout=10)
-    job = own_client.get(f"/api/jobs/{job_id}").json()
+    job = run_to_end(own_client, limits={"idle_timeout": 0.5}, steps=3, delay=30)
     assert job["state"] == "timed_out"
     assert job["idle_timeout"] == 0.5
     assert "idle timeout: no notification from the server for 0.5 s" in job["error"]
@@ -96,15 +77,12 @@ def test_the_idle_timeout_ends_a_silent_job_and_cancels_it_on_the_server(
 
 
 def test_notifications_keep_a_long_job_alive_past_its_idle_timeout(own_client: httpx.Client) -> None:
-    job_id = post_job(own_client, "run_job", {"steps": 10, "delay": 0.15}, idle_timeout=1)  # 1.5 s in all
-    follow(own_client, job_id)
-    assert own_client.get(f"/api/jobs/{job_id}").json()["state"] == "succeeded"
+    job = run_to_end(own_client, limits={"idle_timeout": 1}, steps=10, delay=0.15)  # 1.5 s in all
+    assert job["state"] == "succeeded"
 
 
 def test_the_maximum_duration_ends_a_chatty_job(own_server: ChildServer, own_client: httpx.Client) -> None:
-    job_id = post_job(own_client, "run_job", {"steps": 100000, "delay": 0.01}, idle_timeout=30, max_duration=1)
-    follow(own_client, job_id, timeout=10)
-    job = own_client.get(f"/api/jobs/{job_id}").json()
+    job = run_to_end(own_client, limits={"idle_timeout": 30, "max_duration": 1}, steps=100000, delay=0.01)
     assert job["state"] == "timed_out"
     assert job["max_duration"] == 1
     assert "exceeded its maximum duration of 1 s" in job["error"]
@@ -112,9 +90,7 @@ def test_the_maximum_duration_ends_a_chatty_job(own_server: ChildServer, own_cli
 
 
 def test_cancel_stops_the_tool_on_the_server(own_server: ChildServer, own_client: httpx.Client) -> None:
-    job_id = start_job(own_client, steps=1000, delay=0.02)
-    with own_client.stream("GET", f"/jobs/{job_id}/events", timeout=10) as response:
-        read_until(response.iter_lines(), 10)
+    job_id = start_and_watch(own_client, 10)
     response = own_client.post(f"/api/jobs/{job_id}/cancel")
     assert response.status_code == 202
     assert response.json()["state"] == "cancelling"

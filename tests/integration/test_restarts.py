@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.helpers import Dashboard, read_sse, read_until, run_to_end, server_stats, start_job, wait_until
+from tests.helpers import (
+    Dashboard,
+    follow,
+    read_sse,
+    read_until,
+    run_to_end,
+    server_stats,
+    start_and_watch,
+    start_job,
+    wait_until,
+)
 from webapp.bundled import ChildServer
-
-
-@pytest.fixture
-def own_server() -> Iterator[ChildServer]:
-    server = ChildServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_jobs_and_events_survive_a_restart(own_server: ChildServer, db_path: Path) -> None:
@@ -75,9 +74,7 @@ def test_jobs_left_running_by_a_killed_dashboard_are_marked_interrupted_on_resta
 ) -> None:
     app = Dashboard(db_path, mcp_url=own_server.url).start()
     with app.client() as client:
-        job_id = start_job(client, steps=1000, delay=0.02)
-        with client.stream("GET", f"/jobs/{job_id}/events", timeout=10) as response:
-            read_until(response.iter_lines(), 10)
+        job_id = start_and_watch(client, 10)
     app.stop(signal.SIGKILL)
 
     again = Dashboard(db_path, mcp_url=own_server.url).start()
@@ -89,28 +86,11 @@ def test_jobs_left_running_by_a_killed_dashboard_are_marked_interrupted_on_resta
             page = client.get(f"/jobs/{job_id}").text
             assert 'data-state="interrupted"' in page
             assert "hx-sse:connect" not in page
+            # A browser that was watching reconnects with its Last-Event-ID: it gets the rest and the end.
+            messages = follow(client, job_id, last_event_id="2", timeout=10)
+            assert [s for m in messages for s in m.seqs] == list(range(3, job["events"] + 1))
+            assert messages[-1].data == "interrupted"
             # The dashboard works on: a new job runs.
             assert run_to_end(client, steps=2, delay=0)["state"] == "succeeded"
-    finally:
-        again.stop()
-
-
-def test_a_stream_opened_after_a_restart_ends_at_once_for_an_interrupted_job(
-    own_server: ChildServer, db_path: Path
-) -> None:
-    app = Dashboard(db_path, mcp_url=own_server.url).start()
-    with app.client() as client:
-        job_id = start_job(client, steps=1000, delay=0.02)
-        with client.stream("GET", f"/jobs/{job_id}/events", timeout=10) as response:
-            read_until(response.iter_lines(), 4)
-    app.stop(signal.SIGKILL)
-    again = Dashboard(db_path, mcp_url=own_server.url).start()
-    try:
-        with again.client() as client:
-            # A browser reconnecting with its Last-Event-ID gets the rest and the end, not a hang.
-            with client.stream("GET", f"/jobs/{job_id}/events", headers={"Last-Event-ID": "2"}, timeout=10) as r:
-                messages = list(read_sse(r.iter_lines()))
-            assert messages[0].seqs[0] == 3
-            assert messages[-1].event == "end" and messages[-1].data == "interrupted"
     finally:
         again.stop()
