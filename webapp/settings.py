@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "MCP_LIVE_"
@@ -27,3 +27,8 @@ class Settings(BaseSettings):
     )
     max_duration: float = Field(3600.0, gt=0, description="Default longest a job may run, in seconds.")
     status_interval: float = Field(5.0, gt=0, description="Seconds between checks of the MCP server's status.")
+
+    @field_validator("mcp_url")
+    @classmethod
+    def _empty_url_means_bundled(cls, url: str | None) -> str | None:
+        return url.strip() or None if url is not None else None

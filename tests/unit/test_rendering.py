@@ -103,3 +103,22 @@ def test_example_arguments_use_defaults_then_examples_then_empty_required_values
         },
     )
     assert example_arguments(spec) == '{\n  "a": 4,\n  "b": [\n    "x"\n  ],\n  "c": ""\n}'
+
+
+def test_templates_have_no_inline_script_handler_or_style() -> None:
+    # A strict Content-Security-Policy must be possible: all JavaScript and CSS live in static files.
+    from webapp.rendering import TEMPLATES_DIR
+
+    for path in TEMPLATES_DIR.rglob("*.html"):
+        text = path.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), path
+        assert not re.search(r"\son[a-z]+=", text), path
+        assert not re.search(r"\sstyle=", text), path
+        assert "|safe" not in text.replace(" ", ""), path
+
+
+def test_a_text_result_is_shown_as_text_and_as_json() -> None:
+    result = {"content": [{"type": "text", "text": "done <b>well</b>"}], "isError": False}
+    html = templates.get_template("partials/_job_status.html").render(job=job(result=result, state=JobState.SUCCEEDED))
+    assert '<pre class="result-text">done &lt;b&gt;well&lt;/b&gt;</pre>' in html
+    assert "Full result (JSON)" in html

@@ -36,3 +36,7 @@ def test_every_setting_has_help_and_is_documented_in_the_readme(name: str) -> No
     assert Settings.model_fields[name].description
     assert f"--{name.replace('_', '-')}" in README
     assert f"{ENV_PREFIX}{name.upper()}" in README
+
+
+def test_an_empty_mcp_url_means_the_bundled_server() -> None:
+    assert parse_args(["--mcp-url", ""]).mcp_url is None
