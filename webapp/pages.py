@@ -123,7 +123,13 @@ async def tool_arguments(request: Request, services: ServicesDep, tool: Annotate
     return services.templates.TemplateResponse(request, "partials/_arguments.html", context)
 
 
-@router.get("/server/status")
+@router.get("/fragments/jobs")
+async def jobs_table(request: Request, services: ServicesDep) -> Response:
+    jobs = await services.store.list_jobs(50)
+    return services.templates.TemplateResponse(request, "partials/_jobs_table.html", {"jobs": jobs})
+
+
+@router.get("/fragments/server")
 async def server_status(request: Request, services: ServicesDep) -> Response:
     return services.templates.TemplateResponse(
         request, "partials/_server_status.html", {"server": services.monitor.status}

@@ -6,7 +6,7 @@ import json
 
 from playwright.sync_api import Page, expect
 
-from tests.helpers import Dashboard
+from tests.helpers import Dashboard, start_job
 from webapp.events import LEVELS
 
 TIMEOUT = 30_000  # ms: the bound of every wait below
@@ -90,3 +90,13 @@ def test_the_dom_keeps_at_most_max_lines_and_says_how_many_are_hidden(page: Page
     page.reload()
     assert seqs_in_dom(page) == list(range(151, 201))
     expect(page.locator("#hidden-lines .count")).to_have_text("150")
+
+
+def test_the_recent_jobs_list_follows_jobs_started_elsewhere(page: Page, dashboard: Dashboard) -> None:
+    page.goto(dashboard.url + "/")
+    with dashboard.client() as client:
+        job_id = start_job(client, steps=3, delay=0)
+    row = page.locator(f'#jobs tr[data-job-id="{job_id}"]')
+    expect(row.locator("[data-state]")).to_have_attribute("data-state", "succeeded", timeout=TIMEOUT)
+    row.locator("a").click()
+    expect(page.locator("#log > li")).to_have_count(6)
