@@ -13,6 +13,7 @@ from webapp.jobs import JobNotActive
 from webapp.services import InvalidJob, Services, get_services
 
 router = APIRouter(prefix="/api")
+MAX_SEQ = 2**63 - 1  # SQLite's largest integer
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
@@ -21,8 +22,12 @@ class JobRequest(BaseModel):
 
     tool: str = Field(min_length=1)
     arguments: dict[str, Any] = Field(default_factory=dict)
-    idle_timeout: float | None = Field(None, gt=0, description="Seconds without a notification before timing out.")
-    max_duration: float | None = Field(None, gt=0, description="Longest the job may run, in seconds.")
+    idle_timeout: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="Seconds without a notification before timing out."
+    )
+    max_duration: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="Longest the job may run, in seconds."
+    )
 
 
 async def find_job(services: Services, job_id: str) -> Job:
@@ -66,7 +71,7 @@ async def cancel_job(job_id: str, services: ServicesDep) -> dict[str, Any]:
 async def list_events(
     job_id: str,
     services: ServicesDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=10000)] = 10000,
 ) -> dict[str, Any]:
     await find_job(services, job_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -12,14 +13,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from webapp import api, pages, stream
 from webapp.bundled import ChildServer
+from webapp.events import json_safe
 from webapp.hub import Hub
 from webapp.jobs import JobRunner
 from webapp.monitor import ServerMonitor
 from webapp.rendering import STATIC_DIR, build_templates
-from webapp.security import SameOriginWrites
+from webapp.security import SameOriginWrites, allowed_hosts
 from webapp.services import Services
 from webapp.settings import Settings
 from webapp.store import SQLiteStore
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.add_exception_handler(RequestValidationError, explain_invalid_request)  # type: ignore[arg-type]
     app.add_middleware(SameOriginWrites)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings.host))
     return app
 
 
@@ -81,7 +85,5 @@ async def explain_invalid_request(request: Request, exc: RequestValidationError)
 
 
 def _plain(errors: object) -> object:
-    # Errors may carry exception objects in "ctx"; keep only what JSON can say.
-    import json
-
-    return json.loads(json.dumps(errors, default=str))
+    # Errors echo the input (which may hold NaN) and may carry exception objects: keep what JSON can say.
+    return json_safe(json.loads(json.dumps(errors, default=str)))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,7 +45,9 @@ class ProgressNote(enum.StrEnum):
     """Why a progress notification was recorded but not applied to the bar."""
 
     NOT_INCREASING = "not_increasing"
+    MOVES_BAR_BACK = "moves_bar_back"  # larger progress, but a larger (or lost) total: a smaller percentage
     EXCEEDS_TOTAL = "exceeds_total"
+    NOT_FINITE = "not_finite"  # NaN or infinity, kept as null
     AFTER_END = "after_end"
 
 
@@ -126,6 +129,17 @@ class Job:
             "max_duration": self.max_duration,
             "events": self.last_seq,
         }
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with NaN and infinities spelled as strings: JSON has no such numbers, but a server may send them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_safe(item) for item in value]
+    return value
 
 
 def iso_time(epoch: float) -> str:

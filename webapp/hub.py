@@ -31,6 +31,10 @@ class Hub:
         if event is not None:
             event.set()
 
+    def forget(self, job_id: str) -> None:
+        """Drop the job's waiter once the job has ended (nothing will be published for it again)."""
+        self._waiters.pop(job_id, None)
+
     def close(self) -> None:
         """Wake every viewer so streams can say goodbye before the server stops."""
         self.closing.set()

@@ -108,7 +108,6 @@ class JobRunner:
                 helpers.start_soon(self._enforce_limits, active)
                 outcome, error = await self._call(active)
                 helpers.cancel_scope.cancel()
-            active.recorder.call_ended = True
             self._finish(active, outcome, error)
         except Exception as exc:  # a bug of ours: never leave the job "running"
             log.exception("job %s crashed", job.id)
@@ -129,10 +128,13 @@ class JobRunner:
         try:
             with active.connect_scope:
                 async with open_link(self._url, active.recorder) as link:
-                    job.state = JobState.RUNNING
-                    await self._write(active)
+                    if job.state is JobState.STARTING:  # not if a cancel came first
+                        job.state = JobState.RUNNING
+                        await self._write(active)
                     with anyio.CancelScope() as active.call_scope:
                         outcome = await link.call_tool(job.tool, job.arguments)
+                    # The call is over: from now on a stop abandons the connection itself.
+                    active.call_scope = None
         except LinkError as exc:
             self._on_link_error()
             if outcome is None:

@@ -15,8 +15,9 @@ from typing import Any, Protocol
 
 import anyio
 from mcp import Client, MCPError
+from mcp.client.session import IncomingMessage
 from mcp.client.sse import sse_client
-from mcp.types import Implementation, LoggingMessageNotificationParams
+from mcp.types import Implementation, LoggingMessageNotificationParams, ProgressNotification
 
 from webapp import __version__
 
@@ -34,6 +35,9 @@ class NotificationSink(Protocol):
     def log(self, level: str, logger: str | None, data: Any) -> None: ...
 
     def progress(self, progress: float, total: float | None, message: str | None) -> None: ...
+
+    def end_call(self) -> None:
+        """The call has returned (or failed): any progress after this is late."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,7 @@ class Link:
     def __init__(self, client: Client, sink: NotificationSink) -> None:
         self._client = client
         self._sink = sink
+        self.call_returned = False
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -74,6 +79,11 @@ class Link:
             result = await self._client.call_tool(name, arguments, progress_callback=on_progress)
         except Exception as exc:  # MCPError, or a result that does not parse: either way the server's fault
             raise LinkError(f"the call failed: {describe_error(exc)}") from exc
+        finally:
+            # From here the SDK no longer routes this call's progress to on_progress: late progress
+            # reaches only the message handler (see open_link).
+            self.call_returned = True
+            self._sink.end_call()
         text = "\n".join(block.text for block in result.content if block.type == "text")
         as_json = result.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"result_type", "meta"})
         return ToolOutcome(is_error=result.is_error, result=as_json, text=text)
@@ -88,14 +98,22 @@ async def open_link(url: str, sink: NotificationSink) -> AsyncIterator[Link]:
     A scope around the whole block would close the connection before the server hears of it.
     """
 
+    link: Link | None = None
+
     async def on_log(params: LoggingMessageNotificationParams) -> None:
         sink.log(params.level, params.logger, params.data)  # before any await: see the module docstring
+
+    async def on_message(message: IncomingMessage) -> None:
+        # Progress during the call arrives through the call's progress callback; this catches the late kind.
+        if isinstance(message, ProgressNotification) and link is not None and link.call_returned:
+            sink.progress(message.params.progress, message.params.total, message.params.message)
 
     client = Client(
         _transport(url),
         # Without a level, 2026-07-28 servers send no log notifications at all.
         log_level="debug",
         logging_callback=on_log,
+        message_handler=on_message,
         client_info=_CLIENT_INFO,
     )
     connected = False
@@ -103,8 +121,9 @@ async def open_link(url: str, sink: NotificationSink) -> AsyncIterator[Link]:
     try:
         async with client:
             connected = True
+            link = Link(client, sink)
             try:
-                yield Link(client, sink)
+                yield link
             except LinkError as exc:
                 call_error = exc
                 raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -91,8 +92,8 @@ def parse_seconds(label: str, text: str) -> float | None:
         seconds = float(text)
     except ValueError:
         raise InvalidJob(f"{label} must be a number of seconds, not {text!r}.") from None
-    if not seconds > 0:
-        raise InvalidJob(f"{label} must be more than 0 seconds.")
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise InvalidJob(f"{label} must be a number of seconds above 0.")
     return seconds
 
 

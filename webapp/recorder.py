@@ -6,6 +6,7 @@ to the job, queues the event for the store and wakes the job's writer.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -19,7 +20,7 @@ class Recorder:
         self.job = job
         self.news = anyio.Event()
         self.last_activity = time.monotonic()
-        self.call_ended = False
+        self._call_ended = False
         self._pending: list[Event] = []
 
     def log(self, level: str, logger: str | None, data: Any) -> None:
@@ -39,12 +40,16 @@ class Recorder:
                 self.job.last_seq + 1,
                 "progress",
                 time.time(),
-                progress=progress,
-                total=total,
+                progress=_finite(progress),
+                total=_finite(total),
                 message=message,
                 note=note,
             )
         )
+
+    def end_call(self) -> None:
+        """The call has returned: progress from now on is late."""
+        self._call_ended = True
 
     def take(self) -> tuple[list[Event], Job]:
         """The events not yet stored, and a snapshot of the job that matches them."""
@@ -54,13 +59,18 @@ class Recorder:
         return batch, self.job.copy()
 
     def _judge(self, progress: float, total: float | None) -> ProgressNote | None:
-        # Recorded either way; only sane progress moves the bar (and never backwards).
-        if self.call_ended:
+        # Recorded either way; only sane progress moves the bar, and never backwards.
+        if self._call_ended:
             return ProgressNote.AFTER_END
+        if not math.isfinite(progress) or (total is not None and not math.isfinite(total)):
+            return ProgressNote.NOT_FINITE
         if total is not None and progress > total:
             return ProgressNote.EXCEEDS_TOTAL
         if self.job.progress is not None and progress <= self.job.progress:
             return ProgressNote.NOT_INCREASING
+        shown = self.job.percent
+        if shown is not None and (total is None or total <= 0 or 100 * progress / total < shown):
+            return ProgressNote.MOVES_BAR_BACK
         return None
 
     def _append(self, event: Event) -> None:
@@ -68,3 +78,7 @@ class Recorder:
         self._pending.append(event)
         self.last_activity = time.monotonic()
         self.news.set()
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None

@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.templating import Jinja2Templates
 
-from webapp.events import LEVELS, Event, Job, iso_time
+from webapp.events import LEVELS, Event, Job, iso_time, json_safe
 from webapp.mcp_link import ToolSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,20 +61,27 @@ def number(value: float | None) -> str:
 
 def example_arguments(tool: ToolSpec | None) -> str:
     """Starting arguments for the form: each property's default, else its first example, else empty."""
-    if tool is None:
-        return "{}"
+    schema = tool.input_schema if tool is not None else {}
+    properties = schema.get("properties")
+    required = schema.get("required")
     args: dict[str, Any] = {}
-    for name, prop in tool.input_schema.get("properties", {}).items():
+    # The schema comes from the server: read it defensively, any part may be of an unexpected type.
+    for name, prop in properties.items() if isinstance(properties, dict) else ():
+        if not isinstance(prop, dict):
+            continue
+        examples = prop.get("examples")
         if "default" in prop:
             args[name] = prop["default"]
-        elif prop.get("examples"):
-            args[name] = prop["examples"][0]
-        elif name in tool.input_schema.get("required", []):
+        elif isinstance(examples, list) and examples:
+            args[name] = examples[0]
+        elif isinstance(required, list) and name in required:
             args[name] = _empty_value(prop.get("type"))
-    return json.dumps(args, indent=2)
+    return json.dumps(json_safe(args), indent=2)
 
 
 def _empty_value(kind: Any) -> Any:
+    if not isinstance(kind, str):
+        return None
     return {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}.get(kind)
 
 

@@ -1,8 +1,9 @@
-"""Refuse state-changing requests from other sites.
+"""Keep other web sites out of the dashboard.
 
-The dashboard listens on loopback and starts tool calls: without this, any web page open in the
-same browser could POST a form to http://127.0.0.1:8000/jobs. Browsers send `Origin` on such
-POSTs; we accept a request whose Origin is our own host, or that has none (curl, scripts).
+The dashboard listens on loopback and starts tool calls. Two attacks reach it from any page open in
+the user's browser: a cross-site form POST, and DNS rebinding (evil.example resolving to 127.0.0.1,
+so the page reads and writes the dashboard as its "own" origin). `SameOriginWrites` refuses writes
+whose Origin is another host; `allowed_hosts` limits the Host header to names of this machine.
 """
 
 from __future__ import annotations
@@ -14,6 +15,15 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def allowed_hosts(bind_host: str) -> list[str]:
+    """Host headers to accept: loopback names and the bound one; any, when bound to every interface."""
+    if bind_host in WILDCARD_HOSTS:
+        return ["*"]
+    return [*LOOPBACK_NAMES, bind_host]
 
 
 class SameOriginWrites:

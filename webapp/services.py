@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,9 +14,12 @@ from starlette.templating import Jinja2Templates
 from webapp.events import Job
 from webapp.hub import Hub
 from webapp.jobs import JobRunner
+from webapp.mcp_link import ToolSpec
 from webapp.monitor import ServerMonitor
 from webapp.settings import Settings
 from webapp.store import Store
+
+log = logging.getLogger(__name__)
 
 
 class InvalidJob(Exception):
@@ -55,18 +60,37 @@ class Services:
         if spec is None:
             offered = ", ".join(t.name for t in status.tools)
             raise InvalidJob(f"Unknown tool {tool!r}. The server offers: {offered}.", 404)
-        error = jsonschema.exceptions.best_match(
-            jsonschema.Draft202012Validator(spec.input_schema).iter_errors(arguments)
-        )
-        if error is not None:
-            where = "/".join(str(p) for p in error.absolute_path) or "arguments"
-            raise InvalidJob(f"Arguments do not fit the input schema of {tool!r}: {where}: {error.message}.", 422)
+        try:
+            json.dumps(arguments, allow_nan=False)
+        except ValueError:
+            raise InvalidJob("Arguments must not contain NaN or Infinity: JSON has no such numbers.", 422) from None
+        check_arguments(spec, arguments)
         return await self.runner.start(
             tool,
             arguments,
             idle_timeout=idle_timeout or self.settings.idle_timeout,
             max_duration=max_duration or self.settings.max_duration,
         )
+
+
+def check_arguments(spec: ToolSpec, arguments: dict[str, Any]) -> None:
+    """Raise InvalidJob when `arguments` do not fit the tool's input schema.
+
+    A schema the server got wrong (invalid, or referring to documents we cannot fetch) is not the
+    user's fault: then the server alone judges the arguments.
+    """
+    try:
+        validator_class = jsonschema.validators.validator_for(
+            spec.input_schema, default=jsonschema.Draft202012Validator
+        )
+        validator_class.check_schema(spec.input_schema)
+        error = jsonschema.exceptions.best_match(validator_class(spec.input_schema).iter_errors(arguments))
+    except Exception as exc:  # SchemaError, unresolvable $ref, a pattern that is no regex...
+        log.warning("cannot check arguments of %r against its input schema: %s", spec.name, exc)
+        return
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "arguments"
+        raise InvalidJob(f"Arguments do not fit the input schema of {spec.name!r}: {where}: {error.message}.", 422)
 
 
 def get_services(request: Request) -> Services:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from webapp.events import Event, Job, JobState
+from webapp.events import Event, Job, JobState, json_safe
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -165,7 +165,10 @@ def _marks(n: int) -> str:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # NaN or infinity from the server: keep them, as text
+        return json.dumps(json_safe(value), ensure_ascii=False)
 
 
 def _job_row(job: Job) -> tuple[Any, ...]:

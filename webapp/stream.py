@@ -15,6 +15,7 @@ import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sse_starlette import EventSourceResponse
 
+from webapp.api import MAX_SEQ
 from webapp.events import JobState
 from webapp.rendering import render_batch
 from webapp.services import Services, get_services
@@ -28,7 +29,7 @@ async def job_events(
     job_id: str,
     request: Request,
     services: Annotated[Services, Depends(get_services)],
-    after: Annotated[int, Query(ge=0, description="Start after this seq.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq.")] = 0,
 ) -> EventSourceResponse:
     if await services.store.get_job(job_id) is None:
         raise HTTPException(404, f"No job with id {job_id!r}.")
@@ -47,8 +48,8 @@ def resume_point(request: Request, after: int) -> int:
     header = request.headers.get("last-event-id")
     if header is None or header == "":
         return after
-    if not header.isdigit():
-        raise HTTPException(400, f"Last-Event-ID must be an event sequence number, not {header!r}.")
+    if not (header.isascii() and header.isdigit() and int(header) <= MAX_SEQ):
+        raise HTTPException(400, f"Last-Event-ID must be an event sequence number, not {header[:40]!r}.")
     return int(header)
 
 
@@ -77,6 +78,7 @@ async def stream_job(
             shown_state = job.state
             yield {"id": str(cursor), "data": render_batch(templates, [], job)}
         if job.state.is_terminal:
+            hub.forget(job_id)  # an ended job has no more news for anyone
             yield {"event": "end", "data": str(job.state)}
             return
         await wait_any(news, shutdown)

@@ -98,6 +98,31 @@ def test_bad_job_requests_get_a_clear_4xx(client: httpx.Client, body: object, st
     assert len(client.get("/api/jobs", params={"limit": 1000}).json()) == before  # nothing was started
 
 
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b'{"tool": "run_job", "arguments": {"delay": NaN}}', "must not contain NaN or Infinity"),
+        (b'{"tool": "run_job", "idle_timeout": Infinity}', "idle_timeout"),
+        (b'{"tool": "run_job", "max_duration": 1e999}', "max_duration"),
+    ],
+)
+def test_numbers_json_cannot_carry_are_refused_before_anything_starts(
+    client: httpx.Client, body: bytes, words: str
+) -> None:
+    before = len(client.get("/api/jobs", params={"limit": 1000}).json())
+    response = client.post("/api/jobs", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert words in response.json()["detail"]
+    assert len(client.get("/api/jobs", params={"limit": 1000}).json()) == before
+
+
+def test_a_foreign_host_name_is_refused(client: httpx.Client) -> None:
+    # DNS rebinding: a page at evil.example whose name now resolves to 127.0.0.1.
+    response = client.get("/api/jobs", headers={"Host": "evil.example:8000"})
+    assert response.status_code == 400
+    assert client.get("/api/jobs", headers={"Host": "localhost"}).status_code == 200
+
+
 def test_malformed_json_is_a_400(client: httpx.Client) -> None:
     response = client.post("/api/jobs", content=b'{"tool": "run_job",', headers={"content-type": "application/json"})
     assert response.status_code == 400

@@ -112,9 +112,20 @@ def test_odd_progress_is_recorded_and_marked_but_never_moves_the_bar_back(own_cl
         {"progress": {"progress": 3, "total": 10, "message": "back to three"}},
         {"progress": {"progress": 5, "total": 10, "message": "five again"}},
         {"progress": {"progress": 12, "total": 10, "message": "beyond the total"}},
+        {"progress": {"progress": 6, "total": 100, "message": "six percent"}},
+        {"progress": {"progress": 7, "message": "no total any more"}},
     ]
     job = run_to_end(own_client, "scripted", script=script)
     assert (job["state"], job["progress"], job["total"], job["message"]) == ("succeeded", 5, 10, "five")
     events = own_client.get(f"/api/jobs/{job['id']}/events").json()["events"]
-    assert [e["note"] for e in events] == [None, None, "not_increasing", "not_increasing", "exceeds_total"]
+    notes = [e["note"] for e in events]
+    assert notes == [
+        None,
+        None,
+        "not_increasing",
+        "not_increasing",
+        "exceeds_total",
+        "moves_bar_back",
+        "moves_bar_back",
+    ]
     assert [e["message"] for e in events] == [s["progress"]["message"] for s in script]

@@ -22,6 +22,9 @@ class Sink:
     def progress(self, progress: float, total: float | None, message: str | None) -> None:
         self.seen.append(("progress", progress))
 
+    def end_call(self) -> None:
+        self.seen.append(("end", None))
+
 
 @pytest.fixture(params=["/mcp", "/sse"], ids=["streamable-http", "legacy-sse"])
 def url(request: pytest.FixtureRequest, mcp_server: ChildServer) -> str:
@@ -32,12 +35,14 @@ async def test_every_notification_is_relayed_in_arrival_order_before_the_call_re
     sink = Sink()
     async with open_link(url, sink) as link:
         outcome = await link.call_tool("flood", {"count": 1500})
+        seen_when_the_call_returned = list(sink.seen)
     assert not outcome.is_error
     # The server alternates log n, progress n: any loss, duplicate or swap breaks this exact list.
     expected: list[tuple[str, Any]] = []
     for n in range(1, 1501):
         expected += [("log", {"n": n}), ("progress", n)]
-    assert sink.seen == expected
+    assert seen_when_the_call_returned == [*expected, ("end", None)]
+    assert sink.seen == seen_when_the_call_returned
 
 
 async def test_a_tool_error_is_an_outcome_not_an_exception(url: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
 from tests.helpers import SEQ, SseMessage, follow, read_sse, run_to_end, start_job
 
@@ -87,11 +88,20 @@ def test_an_ended_job_page_renders_everything_and_opens_no_stream(client: httpx.
     assert 'data-state="succeeded"' in page
 
 
-def test_a_bad_last_event_id_is_a_400(client: httpx.Client) -> None:
+@pytest.mark.parametrize("value", ["abc", "²", "-1", "9" * 30])
+def test_a_bad_last_event_id_is_a_400(client: httpx.Client, value: str) -> None:
     job = run_to_end(client, steps=1, delay=0)
-    response = client.get(f"/jobs/{job['id']}/events", headers={"Last-Event-ID": "abc"})
+    response = client.get(f"/jobs/{job['id']}/events", headers=[(b"Last-Event-ID", value.encode())])
     assert response.status_code == 400
     assert "Last-Event-ID must be an event sequence number" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/jobs/{id}/events", "/api/jobs/{id}/events"])
+def test_an_after_beyond_any_seq_is_a_422(client: httpx.Client, path: str) -> None:
+    job = run_to_end(client, steps=1, delay=0)
+    response = client.get(path.format(id=job["id"]), params={"after": 2**64})
+    assert response.status_code == 422
+    assert "after" in response.json()["detail"]
 
 
 def test_messages_use_lf_only_separators(client: httpx.Client) -> None:

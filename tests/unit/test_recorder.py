@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from webapp.events import Job, ProgressNote
@@ -58,8 +60,41 @@ def test_insane_progress_is_kept_but_never_moves_the_bar(
     assert (job.progress, job.total, job.message) == (2, 10, "ok")
 
 
+@pytest.mark.parametrize(
+    ("second", "total"),
+    [(6, 100), (6, None)],
+    ids=["a larger total lowers the percentage", "the total is lost"],
+)
+def test_progress_that_would_move_the_bar_back_is_kept_but_not_applied(
+    recorder: Recorder, second: float, total: float | None
+) -> None:
+    recorder.progress(5, 10, "half")
+    recorder.progress(second, total, "odd")
+    events, job = recorder.take()
+    assert events[1].note == ProgressNote.MOVES_BAR_BACK
+    assert (job.progress, job.total, job.percent) == (5, 10, 50)
+
+
+def test_a_total_that_grows_while_the_percentage_grows_is_fine(recorder: Recorder) -> None:
+    recorder.progress(5, 10, "half")
+    recorder.progress(60, 100, "more work, but further along")
+    events, job = recorder.take()
+    assert events[1].note is None
+    assert job.percent == 60
+
+
+@pytest.mark.parametrize(("value", "total"), [(float("nan"), 10.0), (1.0, float("inf")), (float("-inf"), None)])
+def test_non_finite_progress_is_kept_as_null_and_marked(recorder: Recorder, value: float, total: float | None) -> None:
+    recorder.progress(value, total, "weird")
+    events, job = recorder.take()
+    assert events[0].note == ProgressNote.NOT_FINITE
+    assert events[0].progress == (value if math.isfinite(value) else None)
+    assert events[0].total == (total if total is not None and math.isfinite(total) else None)
+    assert job.progress is None
+
+
 def test_progress_after_the_call_ended_is_marked(recorder: Recorder) -> None:
-    recorder.call_ended = True
+    recorder.end_call()
     recorder.progress(5, 10, "late")
     events, job = recorder.take()
     assert events[0].note == ProgressNote.AFTER_END

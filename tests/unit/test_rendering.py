@@ -122,3 +122,17 @@ def test_a_text_result_is_shown_as_text_and_as_json() -> None:
     html = templates.get_template("partials/_job_status.html").render(job=job(result=result, state=JobState.SUCCEEDED))
     assert '<pre class="result-text">done &lt;b&gt;well&lt;/b&gt;</pre>' in html
     assert "Full result (JSON)" in html
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"properties": {"a": True}},
+        {"properties": {"a": {"examples": "not a list"}}, "required": "a"},
+        {"properties": ["not", "a", "dict"]},
+        {"properties": {"a": {"type": ["string", "null"]}}, "required": ["a"]},
+        {"properties": {"a": {"default": float("nan")}}},
+    ],
+)
+def test_example_arguments_survive_odd_schemas_from_the_server(schema: dict[str, object]) -> None:
+    assert example_arguments(ToolSpec("t", "", schema)).startswith("{")
