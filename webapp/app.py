@@ -20,6 +20,7 @@ from webapp.bundled import ChildServer
 from webapp.events import json_safe
 from webapp.hub import Hub
 from webapp.jobs import JobRunner
+from webapp.mcp_link import Target
 from webapp.monitor import ServerMonitor
 from webapp.rendering import STATIC_DIR, build_templates
 from webapp.security import SameOriginWrites, allowed_hosts
@@ -51,12 +52,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if interrupted:
                 log.warning("marked %d unfinished job(s) interrupted", len(interrupted))
             hub = Hub()
-            monitor = ServerMonitor(url, interval=settings.status_interval)
+            target = Target(url, settings.protocol)
+            monitor = ServerMonitor(target, interval=settings.status_interval)
             # Know the server before the first page is served, so the page never guesses.
             await monitor.refresh()
             async with anyio.create_task_group() as background:
                 background.start_soon(monitor.run)
-                async with JobRunner(store, hub, url, on_link_error=monitor.recheck) as runner:
+                async with JobRunner(store, hub, target, on_link_error=monitor.recheck) as runner:
                     yield {"services": Services(settings, store, hub, runner, monitor, build_templates())}
                     hub.close()
                 background.cancel_scope.cancel()

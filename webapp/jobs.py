@@ -20,7 +20,7 @@ from anyio.abc import TaskGroup
 
 from webapp.events import Job, JobState
 from webapp.hub import Hub
-from webapp.mcp_link import LinkError, ToolOutcome, describe_error, open_link
+from webapp.mcp_link import LinkError, Target, ToolOutcome, describe_error, open_link
 from webapp.recorder import Recorder
 from webapp.store import Store
 
@@ -52,10 +52,10 @@ class _ActiveJob:
 class JobRunner:
     """Starts, limits, cancels and records jobs. Use as `async with JobRunner(...) as runner:`."""
 
-    def __init__(self, store: Store, hub: Hub, server_url: str, *, on_link_error: Callable[[], None]) -> None:
+    def __init__(self, store: Store, hub: Hub, target: Target, *, on_link_error: Callable[[], None]) -> None:
         self._store = store
         self._hub = hub
-        self._url = server_url
+        self._target = target
         self._on_link_error = on_link_error
         self._active: dict[str, _ActiveJob] = {}
         self._tg: TaskGroup | None = None
@@ -127,7 +127,7 @@ class JobRunner:
         outcome: ToolOutcome | None = None
         try:
             with active.connect_scope:
-                async with open_link(self._url, active.recorder) as link:
+                async with open_link(self._target, active.recorder) as link:
                     if job.state is JobState.STARTING:  # not if a cancel came first
                         job.state = JobState.RUNNING
                         await self._write(active)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import anyio
 from mcp import Client, MCPError
@@ -23,6 +23,26 @@ from webapp import __version__
 
 _CLIENT_INFO = Implementation(name="mcp-live", version=__version__)
 PROBE_TIMEOUT = 5.0  # seconds for a status check: connect, handshake, list tools
+
+
+ProtocolMode = Literal["auto", "legacy"]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where the server is, and how to greet it.
+
+    `auto` tries the 2026-07-28 protocol first and falls back to the 2025 `initialize` handshake;
+    `legacy` always uses the handshake (2025-era sessions), for servers that mishandle discovery.
+    """
+
+    url: str
+    protocol: ProtocolMode = "auto"
+
+    def client(self, **options: Any) -> Client:
+        # A URL ending in /sse is the legacy HTTP+SSE transport; anything else is streamable HTTP.
+        transport = sse_client(self.url) if self.url.rstrip("/").endswith("/sse") else self.url
+        return Client(transport, mode=self.protocol, client_info=_CLIENT_INFO, **options)
 
 
 class LinkError(Exception):
@@ -90,8 +110,8 @@ class Link:
 
 
 @contextlib.asynccontextmanager
-async def open_link(url: str, sink: NotificationSink) -> AsyncIterator[Link]:
-    """Connect to the server at `url` and relay its notifications to `sink` until the block ends.
+async def open_link(target: Target, sink: NotificationSink) -> AsyncIterator[Link]:
+    """Connect to the server and relay its notifications to `sink` until the block ends.
 
     Cancel a call with a cancel scope around `Link.call_tool`, inside this block: that is what
     tells the server (notifications/cancelled, or closing the request stream on 2026-07-28).
@@ -108,14 +128,8 @@ async def open_link(url: str, sink: NotificationSink) -> AsyncIterator[Link]:
         if isinstance(message, ProgressNotification) and link is not None and link.call_returned:
             sink.progress(message.params.progress, message.params.total, message.params.message)
 
-    client = Client(
-        _transport(url),
-        # Without a level, 2026-07-28 servers send no log notifications at all.
-        log_level="debug",
-        logging_callback=on_log,
-        message_handler=on_message,
-        client_info=_CLIENT_INFO,
-    )
+    # Without a log level, 2026-07-28 servers send no log notifications at all.
+    client = target.client(log_level="debug", logging_callback=on_log, message_handler=on_message)
     connected = False
     call_error: LinkError | None = None
     try:
@@ -134,14 +148,14 @@ async def open_link(url: str, sink: NotificationSink) -> AsyncIterator[Link]:
         if isinstance(exc, LinkError):
             raise
         what = "lost the connection to" if connected else "cannot reach"
-        raise LinkError(f"{what} the MCP server at {url}: {describe_error(exc)}") from exc
+        raise LinkError(f"{what} the MCP server at {target.url}: {describe_error(exc)}") from exc
 
 
-async def describe_server(url: str) -> ServerDescription:
+async def describe_server(target: Target) -> ServerDescription:
     """Connect, read the server's identity and tools, and disconnect."""
     try:
         with anyio.fail_after(PROBE_TIMEOUT):
-            async with Client(_transport(url), client_info=_CLIENT_INFO) as client:
+            async with target.client() as client:
                 tools: list[ToolSpec] = []
                 cursor: str | None = None
                 while True:
@@ -158,14 +172,7 @@ async def describe_server(url: str) -> ServerDescription:
                     tools=tuple(tools),
                 )
     except Exception as exc:
-        raise LinkError(f"cannot reach the MCP server at {url}: {describe_error(exc)}") from exc
-
-
-def _transport(url: str) -> Any:
-    # A URL ending in /sse is the legacy HTTP+SSE transport; anything else is streamable HTTP.
-    if url.rstrip("/").endswith("/sse"):
-        return sse_client(url)
-    return url
+        raise LinkError(f"cannot reach the MCP server at {target.url}: {describe_error(exc)}") from exc
 
 
 def describe_error(exc: BaseException) -> str:

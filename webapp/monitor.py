@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import anyio
 
-from webapp.mcp_link import LinkError, ServerDescription, ToolSpec, describe_server
+from webapp.mcp_link import LinkError, ServerDescription, Target, ToolSpec, describe_server
 
 ConnectionState = Literal["connecting", "connected", "unreachable"]
 
@@ -52,13 +52,14 @@ class ServerMonitor:
 
     def __init__(
         self,
-        url: str,
+        target: Target,
         *,
         interval: float = 5.0,
         retry_interval: float = 1.0,
-        describe: Callable[[str], Awaitable[ServerDescription]] = describe_server,
+        describe: Callable[[Target], Awaitable[ServerDescription]] = describe_server,
     ) -> None:
-        self.status = ServerStatus(url)
+        self.target = target
+        self.status = ServerStatus(target.url)
         self._interval = interval
         self._retry_interval = retry_interval
         self._describe = describe
@@ -74,7 +75,7 @@ class ServerMonitor:
 
     async def refresh(self) -> ServerStatus:
         try:
-            description = await self._describe(self.status.url)
+            description = await self._describe(self.target)
         except LinkError as exc:
             self.status = dataclasses.replace(self.status, state="unreachable", error=str(exc), checked_at=time.time())
         else:

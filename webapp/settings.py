@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,11 @@ class Settings(BaseSettings):
         None,
         description="URL of the MCP server: streamable HTTP (e.g. http://127.0.0.1:8001/mcp), or the legacy "
         "SSE transport when it ends in /sse. Unset: start the bundled demo server on a free loopback port.",
+    )
+    protocol: Literal["auto", "legacy"] = Field(
+        "auto",
+        description="How to greet the MCP server: auto (protocol 2026-07-28, falling back to the 2025 initialize "
+        "handshake) or legacy (always the handshake: 2025-era sessions).",
     )
     db: Path = Field(Path("data/mcp-live.sqlite3"), description="SQLite file that keeps jobs and their events.")
     max_lines: int = Field(2000, ge=1, description="Most log lines a job page keeps in the browser's DOM.")

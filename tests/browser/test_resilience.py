@@ -42,8 +42,22 @@ def test_the_cancel_button_cancels_the_job_on_the_server(page: Page, own_server:
     try:
         start_from_form(page, app, arguments={"steps": 1000, "delay": 0.05})
         expect(page.locator('#log > li[data-seq="6"]')).to_be_attached(timeout=TIMEOUT)
+        # Record every state the badge shows from now on, however briefly.
+        page.evaluate(
+            """() => {
+                window.statesShown = [];
+                const status = document.getElementById("job-status");
+                new MutationObserver(() => {
+                    const state = status.querySelector("[data-state]")?.dataset.state;
+                    if (state && state !== window.statesShown.at(-1)) window.statesShown.push(state);
+                }).observe(status, {childList: true, subtree: true});
+            }"""
+        )
         page.click("button.cancel")
         expect(state_badge(page)).to_have_attribute("data-state", "cancelled", timeout=TIMEOUT)
+        shown = page.evaluate("window.statesShown")
+        assert shown[-2:] == ["cancelling", "cancelled"], shown  # after "running", if a batch came first
+        assert set(shown) <= {"running", "cancelling", "cancelled"}, shown
         expect(page.locator("#job-status .error")).to_have_text("cancelled by the user")
         expect(page.locator("button.cancel")).to_have_count(0)
         wait_until(lambda: server_stats(server)["cancelled"] == 1, what="the server to see the cancel")

@@ -13,15 +13,27 @@ from webapp.bundled import ChildServer
 
 
 @pytest.fixture
-def own_client(own_server: ChildServer, db_path: Path) -> Iterator[httpx.Client]:
-    app = Dashboard(db_path, mcp_url=own_server.url).start()
+def protocol() -> str:
+    """How the dashboard greets the server; tests parametrize it to cover 2025-era sessions too."""
+    return "auto"
+
+
+@pytest.fixture
+def own_client(own_server: ChildServer, db_path: Path, protocol: str) -> Iterator[httpx.Client]:
+    app = Dashboard(db_path, mcp_url=own_server.url, args=("--protocol", protocol)).start()
     try:
         with app.client() as client:
+            expected = "2025-11-25" if protocol == "legacy" else "2026-07-28"
+            assert client.get("/api/server").json()["protocol_version"] == expected
             yield client
     finally:
         app.stop()
 
 
+BOTH_PROTOCOLS = pytest.mark.parametrize("protocol", ["auto", "legacy"], ids=["2026-07-28", "2025-session"])
+
+
+@BOTH_PROTOCOLS
 def test_a_server_killed_mid_job_fails_the_job_and_keeps_every_line_before(
     own_server: ChildServer, own_client: httpx.Client
 ) -> None:
@@ -49,6 +61,7 @@ def test_a_job_started_while_the_server_is_down_fails_at_once_and_status_shows_i
     assert "cannot reach" in own_client.get("/api/server").json()["error"]
 
 
+@BOTH_PROTOCOLS
 def test_after_a_server_restart_the_next_job_works_without_restarting_the_dashboard(
     own_server: ChildServer, own_client: httpx.Client
 ) -> None:
@@ -65,6 +78,7 @@ def test_after_a_server_restart_the_next_job_works_without_restarting_the_dashbo
         restarted.stop()
 
 
+@BOTH_PROTOCOLS
 def test_the_idle_timeout_ends_a_silent_job_and_cancels_it_on_the_server(
     own_server: ChildServer, own_client: httpx.Client
 ) -> None:
@@ -89,6 +103,7 @@ def test_the_maximum_duration_ends_a_chatty_job(own_server: ChildServer, own_cli
     wait_until(lambda: server_stats(own_server)["cancelled"] == 1, what="the server to see the cancel")
 
 
+@BOTH_PROTOCOLS
 def test_cancel_stops_the_tool_on_the_server(own_server: ChildServer, own_client: httpx.Client) -> None:
     job_id = start_and_watch(own_client, 10)
     response = own_client.post(f"/api/jobs/{job_id}/cancel")

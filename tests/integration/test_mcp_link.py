@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from webapp.bundled import ChildServer, free_port
-from webapp.mcp_link import LinkError, describe_server, open_link
+from webapp.mcp_link import LinkError, Target, describe_server, open_link
 
 pytestmark = pytest.mark.anyio
 
@@ -26,14 +26,18 @@ class Sink:
         self.seen.append(("end", None))
 
 
-@pytest.fixture(params=["/mcp", "/sse"], ids=["streamable-http", "legacy-sse"])
-def url(request: pytest.FixtureRequest, mcp_server: ChildServer) -> str:
-    return mcp_server.url.removesuffix("/mcp") + str(request.param)
+@pytest.fixture(
+    params=[("/mcp", "auto"), ("/sse", "auto"), ("/mcp", "legacy"), ("/sse", "legacy")],
+    ids=["streamable-http", "legacy-sse", "streamable-http-2025-session", "legacy-sse-2025-session"],
+)
+def target(request: pytest.FixtureRequest, mcp_server: ChildServer) -> Target:
+    path, protocol = request.param
+    return Target(mcp_server.url.removesuffix("/mcp") + path, protocol)
 
 
-async def test_every_notification_is_relayed_in_arrival_order_before_the_call_returns(url: str) -> None:
+async def test_every_notification_is_relayed_in_arrival_order_before_the_call_returns(target: Target) -> None:
     sink = Sink()
-    async with open_link(url, sink) as link:
+    async with open_link(target, sink) as link:
         outcome = await link.call_tool("flood", {"count": 1500})
         seen_when_the_call_returned = list(sink.seen)
     assert not outcome.is_error
@@ -45,28 +49,28 @@ async def test_every_notification_is_relayed_in_arrival_order_before_the_call_re
     assert sink.seen == seen_when_the_call_returned
 
 
-async def test_a_tool_error_is_an_outcome_not_an_exception(url: str) -> None:
+async def test_a_tool_error_is_an_outcome_not_an_exception(target: Target) -> None:
     sink = Sink()
-    async with open_link(url, sink) as link:
+    async with open_link(target, sink) as link:
         outcome = await link.call_tool("run_job", {"steps": 4, "delay": 0, "fail_at": 2})
     assert outcome.is_error
     assert "step 2 failed" in outcome.text
     assert outcome.result["isError"] is True
 
 
-async def test_describe_server_names_the_server_its_protocol_and_tools(url: str) -> None:
-    description = await describe_server(url)
+async def test_describe_server_names_the_server_its_protocol_and_tools(target: Target) -> None:
+    description = await describe_server(target)
     assert description.name == "mcp-live-demo"
-    assert description.protocol_version
+    assert (description.protocol_version == "2025-11-25") is (target.protocol == "legacy")
     assert {t.name for t in description.tools} == {"process_items", "run_job", "flood", "scripted"}
     run_job = next(t for t in description.tools if t.name == "run_job")
     assert set(run_job.input_schema["properties"]) == {"steps", "delay", "fail_at"}
 
 
 async def test_nothing_listening_is_a_clear_link_error() -> None:
-    url = f"http://127.0.0.1:{free_port()}/mcp"
+    nowhere = Target(f"http://127.0.0.1:{free_port()}/mcp")
     with pytest.raises(LinkError, match=r"cannot reach the MCP server at http://127\.0\.0\.1:\d+/mcp"):
-        async with open_link(url, Sink()):
+        async with open_link(nowhere, Sink()):
             pass
     with pytest.raises(LinkError, match="cannot reach"):
-        await describe_server(url)
+        await describe_server(nowhere)
