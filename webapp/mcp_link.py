@@ -17,7 +17,7 @@ import anyio
 from mcp import Client, MCPError
 from mcp.client.session import IncomingMessage
 from mcp.client.sse import sse_client
-from mcp.types import Implementation, LoggingMessageNotificationParams, ProgressNotification
+from mcp.types import CONNECTION_CLOSED, Implementation, LoggingMessageNotificationParams, ProgressNotification
 
 from webapp import __version__
 
@@ -97,7 +97,11 @@ class Link:
         try:
             # A progress callback makes the SDK send a progress token; without one the server sends no progress.
             result = await self._client.call_tool(name, arguments, progress_callback=on_progress)
-        except Exception as exc:  # MCPError, or a result that does not parse: either way the server's fault
+        except MCPError as exc:
+            if exc.code == CONNECTION_CLOSED:
+                raise LinkError(f"lost the connection to the MCP server during the call ({exc.message})") from exc
+            raise LinkError(f"the call failed: {describe_error(exc)}") from exc
+        except Exception as exc:  # e.g. a result that does not parse: the server's fault too
             raise LinkError(f"the call failed: {describe_error(exc)}") from exc
         finally:
             # From here the SDK no longer routes this call's progress to on_progress: late progress
