@@ -25,7 +25,7 @@ async def index(request: Request, services: ServicesDep) -> Response:
 
 async def render_index(
     request: Request,
-    services: ServicesDep,
+    services: Services,
     *,
     form: dict[str, Any] | None = None,
     error: str | None = None,
