@@ -34,9 +34,11 @@ def wait_until_listening(
 
 
 class ChildServer:
-    """`python -m webapp.demo_server` on `port` (a free one by default); `url` is its /mcp endpoint."""
+    """`python -m webapp.demo_server` (or another `module` that takes --host and --port) on `port`
+    (a free one by default); `url` is its /mcp endpoint."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, module: str = "webapp.demo_server") -> None:
+        self.module = module
         self.host = host
         self.port = port or free_port(host)
         self.url = f"http://{host}:{self.port}/mcp"
@@ -44,13 +46,13 @@ class ChildServer:
         self._output = tempfile.TemporaryFile()
 
     def start(self, timeout: float = 20.0) -> None:
-        command = [sys.executable, "-m", "webapp.demo_server", "--host", self.host, "--port", str(self.port)]
+        command = [sys.executable, "-m", self.module, "--host", self.host, "--port", str(self.port)]
         self._process = subprocess.Popen(command, stdout=self._output, stderr=subprocess.STDOUT)
         try:
             wait_until_listening(self.host, self.port, timeout=timeout, process=self._process)
         except (RuntimeError, TimeoutError) as exc:
             self.stop()
-            raise RuntimeError(f"the bundled MCP server did not start: {exc}\n{self.output()}") from exc
+            raise RuntimeError(f"the MCP server {self.module} did not start: {exc}\n{self.output()}") from exc
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: no goodbye to anyone."""

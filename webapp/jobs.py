@@ -96,8 +96,8 @@ class JobRunner:
             raise JobNotActive(job_id)
         if active.job.state is not JobState.CANCELLING:
             active.job.state = JobState.CANCELLING
+            active.stop(JobState.CANCELLED, "cancelled by the user")  # first: a failed write must not stop the stop
             await self._write(active)
-            active.stop(JobState.CANCELLED, "cancelled by the user")
         return active.job.copy()
 
     async def _run(self, active: _ActiveJob) -> None:

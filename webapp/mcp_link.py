@@ -54,10 +54,38 @@ class NotificationSink(Protocol):
 
     def log(self, level: str, logger: str | None, data: Any) -> None: ...
 
-    def progress(self, progress: float, total: float | None, message: str | None) -> None: ...
+    def progress(self, progress: float, total: float | None, message: str | None, *, late: bool = False) -> None:
+        """`late`: it came after the server had answered the call."""
 
-    def end_call(self) -> None:
-        """The call has returned (or failed): any progress after this is late."""
+
+class _Relay:
+    """Hands the SDK's callbacks to the sink, each before any await (see the module docstring).
+
+    In-flight progress comes through the call's progress callback. Once the response is in, the SDK
+    drops the call's callback and progress reaches only the message handler, which sees every
+    progress notification. The SDK starts, for each one, the callback task (if any) before the
+    handler task, and tasks start in order: so when the handler has seen more notifications than
+    the callback, this one had no callback: it is late.
+    """
+
+    def __init__(self, sink: NotificationSink) -> None:
+        self.sink = sink
+        self._by_callback = 0
+        self._by_handler = 0
+
+    async def on_log(self, params: LoggingMessageNotificationParams) -> None:
+        self.sink.log(params.level, params.logger, params.data)
+
+    async def on_progress(self, progress: float, total: float | None, message: str | None) -> None:
+        self._by_callback += 1
+        self.sink.progress(progress, total, message)
+
+    async def on_message(self, message: IncomingMessage) -> None:
+        if isinstance(message, ProgressNotification):
+            self._by_handler += 1
+            if self._by_handler > self._by_callback:
+                p = message.params
+                self.sink.progress(p.progress, p.total, p.message, late=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,29 +113,20 @@ class ToolOutcome:
 class Link:
     """An open connection to the server, for one job."""
 
-    def __init__(self, client: Client, sink: NotificationSink) -> None:
+    def __init__(self, client: Client, relay: _Relay) -> None:
         self._client = client
-        self._sink = sink
-        self.call_returned = False
+        self._relay = relay
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
-        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-            self._sink.progress(progress, total, message)  # before any await
-
         try:
             # A progress callback makes the SDK send a progress token; without one the server sends no progress.
-            result = await self._client.call_tool(name, arguments, progress_callback=on_progress)
+            result = await self._client.call_tool(name, arguments, progress_callback=self._relay.on_progress)
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:
                 raise LinkError(f"lost the connection to the MCP server during the call ({exc.message})") from exc
             raise LinkError(f"the call failed: {describe_error(exc)}") from exc
         except Exception as exc:  # e.g. a result that does not parse: the server's fault too
             raise LinkError(f"the call failed: {describe_error(exc)}") from exc
-        finally:
-            # From here the SDK no longer routes this call's progress to on_progress: late progress
-            # reaches only the message handler (see open_link).
-            self.call_returned = True
-            self._sink.end_call()
         text = "\n".join(block.text for block in result.content if block.type == "text")
         as_json = result.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"result_type", "meta"})
         return ToolOutcome(is_error=result.is_error, result=as_json, text=text)
@@ -122,26 +141,23 @@ async def open_link(target: Target, sink: NotificationSink) -> AsyncIterator[Lin
     A scope around the whole block would close the connection before the server hears of it.
     """
 
-    link: Link | None = None
-
-    async def on_log(params: LoggingMessageNotificationParams) -> None:
-        sink.log(params.level, params.logger, params.data)  # before any await: see the module docstring
-
-    async def on_message(message: IncomingMessage) -> None:
-        # Progress during the call arrives through the call's progress callback; this catches the late kind.
-        if isinstance(message, ProgressNotification) and link is not None and link.call_returned:
-            sink.progress(message.params.progress, message.params.total, message.params.message)
-
-    # Without a log level, 2026-07-28 servers send no log notifications at all.
-    client = target.client(log_level="debug", logging_callback=on_log, message_handler=on_message)
+    relay = _Relay(sink)
+    client = target.client(
+        # Without a log level, 2026-07-28 servers send no log notifications at all.
+        log_level="debug",
+        logging_callback=relay.on_log,
+        message_handler=relay.on_message,
+        # No response cache: one call per connection has nothing to reuse, and its eviction hook
+        # would await before our message handler runs.
+        cache=None,
+    )
     connected = False
     call_error: LinkError | None = None
     try:
         async with client:
             connected = True
-            link = Link(client, sink)
             try:
-                yield link
+                yield Link(client, relay)
             except LinkError as exc:
                 call_error = exc
                 raise

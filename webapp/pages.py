@@ -80,6 +80,8 @@ def parse_arguments(text: str) -> dict[str, Any]:
         value = json.loads(text or "{}")
     except json.JSONDecodeError as exc:
         raise InvalidJob(f"Arguments are not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from exc
+    except (ValueError, RecursionError) as exc:  # a number of thousands of digits, nesting thousands deep
+        raise InvalidJob(f"Arguments are JSON this dashboard will not read: {str(exc)[:120]}") from exc
     if not isinstance(value, dict):
         raise InvalidJob('Arguments must be a JSON object, like {"steps": 40}.')
     return value

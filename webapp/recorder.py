@@ -20,7 +20,6 @@ class Recorder:
         self.job = job
         self.news = anyio.Event()
         self.last_activity = time.monotonic()
-        self._call_ended = False
         self._pending: list[Event] = []
 
     def log(self, level: str, logger: str | None, data: Any) -> None:
@@ -28,8 +27,8 @@ class Recorder:
             Event(self.job.id, self.job.last_seq + 1, "log", time.time(), level=level, logger=logger, data=data)
         )
 
-    def progress(self, progress: float, total: float | None, message: str | None) -> None:
-        note = self._judge(progress, total)
+    def progress(self, progress: float, total: float | None, message: str | None, *, late: bool = False) -> None:
+        note = ProgressNote.AFTER_END if late else self._judge(progress, total)
         if note is None:
             self.job.progress, self.job.total = progress, total
             if message is not None:
@@ -47,10 +46,6 @@ class Recorder:
             )
         )
 
-    def end_call(self) -> None:
-        """The call has returned: progress from now on is late."""
-        self._call_ended = True
-
     def take(self) -> tuple[list[Event], Job]:
         """The events not yet stored, and a snapshot of the job that matches them."""
         batch, self._pending = self._pending, []
@@ -60,8 +55,6 @@ class Recorder:
 
     def _judge(self, progress: float, total: float | None) -> ProgressNote | None:
         # Recorded either way; only sane progress moves the bar, and never backwards.
-        if self._call_ended:
-            return ProgressNote.AFTER_END
         if not math.isfinite(progress) or (total is not None and not math.isfinite(total)):
             return ProgressNote.NOT_FINITE
         if total is not None and progress > total:
@@ -69,7 +62,7 @@ class Recorder:
         if self.job.progress is not None and progress <= self.job.progress:
             return ProgressNote.NOT_INCREASING
         shown = self.job.percent
-        if shown is not None and (total is None or total <= 0 or 100 * progress / total < shown):
+        if shown is not None and (total is None or total <= 0 or min(100.0, max(0.0, 100 * progress / total)) < shown):
             return ProgressNote.MOVES_BAR_BACK
         return None
 

@@ -48,7 +48,7 @@ def resume_point(request: Request, after: int) -> int:
     header = request.headers.get("last-event-id")
     if header is None or header == "":
         return after
-    if not (header.isascii() and header.isdigit() and int(header) <= MAX_SEQ):
+    if not (header.isascii() and header.isdigit() and len(header) <= 19 and int(header) <= MAX_SEQ):
         raise HTTPException(400, f"Last-Event-ID must be an event sequence number, not {header[:40]!r}.")
     return int(header)
 

@@ -75,6 +75,13 @@ def test_progress_that_would_move_the_bar_back_is_kept_but_not_applied(
     assert (job.progress, job.total, job.percent) == (5, 10, 50)
 
 
+def test_negative_progress_below_a_zero_bar_is_not_called_backwards(recorder: Recorder) -> None:
+    recorder.progress(-5, 10, "before the start")
+    recorder.progress(-4, 10, "still before")
+    events, _ = recorder.take()
+    assert [e.note for e in events] == [None, None]
+
+
 def test_a_total_that_grows_while_the_percentage_grows_is_fine(recorder: Recorder) -> None:
     recorder.progress(5, 10, "half")
     recorder.progress(60, 100, "more work, but further along")
@@ -93,9 +100,8 @@ def test_non_finite_progress_is_kept_as_null_and_marked(recorder: Recorder, valu
     assert job.progress is None
 
 
-def test_progress_after_the_call_ended_is_marked(recorder: Recorder) -> None:
-    recorder.end_call()
-    recorder.progress(5, 10, "late")
+def test_progress_that_came_after_the_answer_is_marked_late(recorder: Recorder) -> None:
+    recorder.progress(5, 10, "late", late=True)
     events, job = recorder.take()
     assert events[0].note == ProgressNote.AFTER_END
     assert job.progress is None
