@@ -161,3 +161,18 @@ def test_a_write_from_another_origin_is_refused(client: httpx.Client) -> None:
     response = client.post("/api/jobs", json={"tool": "run_job", "arguments": {"steps": 1, "delay": 0}}, headers=same)
     assert response.status_code == 201
     follow(client, response.json()["id"])
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        ('{"steps": ', "Arguments are not valid JSON"),
+        ("[1, 2]", "Arguments must be a JSON object"),
+        ("[" * 100_000, "will not read"),
+        ('{"steps": ' + "9" * 5000 + "}", "will not read"),
+    ],
+)
+def test_the_form_explains_arguments_it_cannot_use(client: httpx.Client, arguments: str, words: str) -> None:
+    response = client.post("/jobs", data={"tool": "run_job", "arguments": arguments})
+    assert response.status_code == 400
+    assert words in response.text
