@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import anyio
 
+from webapp.events import iso_time
 from webapp.mcp_link import LinkError, ServerDescription, Target, ToolSpec, describe_server
 
 ConnectionState = Literal["connecting", "connected", "unreachable"]
@@ -43,7 +44,7 @@ class ServerStatus:
             "tools": [
                 {"name": t.name, "description": t.description, "inputSchema": t.input_schema} for t in self.tools
             ],
-            "checked_at": self.checked_at,
+            "checked_at": iso_time(self.checked_at) if self.checked_at is not None else None,
         }
 
 
