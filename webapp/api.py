@@ -8,12 +8,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from webapp.events import Job
+from webapp.events import MAX_SEQ, Job
 from webapp.jobs import JobNotActive
 from webapp.services import InvalidJob, Services, get_services
 
 router = APIRouter(prefix="/api")
-MAX_SEQ = 2**63 - 1  # SQLite's largest integer
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 

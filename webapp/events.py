@@ -19,6 +19,10 @@ LEVELS: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "criti
 EventKind = Literal["log", "progress"]
 
 
+# The largest seq a cursor may name: SQLite's largest integer.
+MAX_SEQ = 2**63 - 1
+
+
 class JobState(enum.StrEnum):
     """Job states. The spelling is a public contract of the JSON API and the page."""
 
@@ -104,9 +108,7 @@ class Job:
     @property
     def percent(self) -> float | None:
         """Progress as 0..100, or None while the total is unknown (an indeterminate bar)."""
-        if self.total is None or self.total <= 0 or self.progress is None:
-            return None
-        return max(0.0, min(100.0, 100.0 * self.progress / self.total))
+        return percent_of(self.progress, self.total)
 
     def copy(self) -> Job:
         return dataclasses.replace(self)
@@ -129,6 +131,13 @@ class Job:
             "max_duration": self.max_duration,
             "events": self.last_seq,
         }
+
+
+def percent_of(progress: float | None, total: float | None) -> float | None:
+    """`progress` of `total` as 0..100 (clamped), or None when there is no usable total."""
+    if total is None or total <= 0 or progress is None:
+        return None
+    return max(0.0, min(100.0, 100.0 * progress / total))
 
 
 def json_safe(value: Any) -> Any:

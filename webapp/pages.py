@@ -16,6 +16,7 @@ from webapp.services import InvalidJob, Services, get_services
 router = APIRouter(default_response_class=HTMLResponse)
 ServicesDep = Annotated[Services, Depends(get_services)]
 DEFAULT_TOOL = "run_job"
+RECENT_JOBS = 50  # rows in the recent-jobs list
 
 
 @router.get("/")
@@ -43,7 +44,7 @@ async def render_index(
         }
     context = {
         "server": server,
-        "jobs": await services.store.list_jobs(50),
+        "jobs": await services.store.list_jobs(RECENT_JOBS),
         "form": form,
         "tool": server.tool(form["tool"]),
         "arguments": form["arguments"],
@@ -128,7 +129,7 @@ async def tool_arguments(request: Request, services: ServicesDep, tool: Annotate
 
 @router.get("/fragments/jobs")
 async def jobs_table(request: Request, services: ServicesDep) -> Response:
-    jobs = await services.store.list_jobs(50)
+    jobs = await services.store.list_jobs(RECENT_JOBS)
     return services.templates.TemplateResponse(request, "partials/_jobs_table.html", {"jobs": jobs})
 
 

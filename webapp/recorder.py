@@ -12,7 +12,7 @@ from typing import Any
 
 import anyio
 
-from webapp.events import Event, Job, ProgressNote
+from webapp.events import Event, Job, ProgressNote, percent_of
 
 
 class Recorder:
@@ -61,8 +61,8 @@ class Recorder:
             return ProgressNote.EXCEEDS_TOTAL
         if self.job.progress is not None and progress <= self.job.progress:
             return ProgressNote.NOT_INCREASING
-        shown = self.job.percent
-        if shown is not None and (total is None or total <= 0 or min(100.0, max(0.0, 100 * progress / total)) < shown):
+        shown, new = self.job.percent, percent_of(progress, total)
+        if shown is not None and (new is None or new < shown):
             return ProgressNote.MOVES_BAR_BACK
         return None
 

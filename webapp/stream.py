@@ -15,8 +15,7 @@ import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sse_starlette import EventSourceResponse
 
-from webapp.api import MAX_SEQ
-from webapp.events import JobState
+from webapp.events import MAX_SEQ, JobState
 from webapp.rendering import render_batch
 from webapp.services import Services, get_services
 
