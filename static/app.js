@@ -1,6 +1,9 @@
-// MCP Live page behaviour: keep the log bounded and follow its tail. No inline scripts anywhere.
+// MCP Live page behaviour: keep the log bounded and following its tail, and say honestly whether the page is
+// live. No inline scripts anywhere: this file, htmx and its SSE extension are all the JavaScript.
 (() => {
   "use strict";
+
+  // ---- The log: at most data-max-lines lines, following its tail ----
 
   // Keep at most data-max-lines lines in the DOM; count the ones dropped (they stay in the store and API).
   function trimLog(log) {
@@ -8,9 +11,13 @@
     const excess = log.children.length - max;
     if (excess <= 0) return;
     for (let i = 0; i < excess; i++) log.firstElementChild.remove();
+    addHidden(excess);
+  }
+
+  function addHidden(count) {
     const notice = document.getElementById("hidden-lines");
     if (!notice) return;
-    const hidden = (Number(notice.dataset.hidden) || 0) + excess;
+    const hidden = (Number(notice.dataset.hidden) || 0) + count;
     notice.dataset.hidden = String(hidden);
     notice.querySelector(".count").textContent = String(hidden);
     notice.hidden = false;
@@ -22,20 +29,108 @@
     return log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   }
 
+  // The element that had focus before a message was swapped in: if the swap removed it (Cancel, once the job
+  // has ended), focus goes to the job's status rather than being lost to <body>.
+  let focusedBefore = null;
+
   document.addEventListener("htmx:sse:before:message", () => {
     const log = document.getElementById("log");
     if (log) following = isAtBottom(log);
+    focusedBefore = document.activeElement;
   });
 
   document.addEventListener("htmx:sse:after:message", () => {
     const log = document.getElementById("log");
-    if (!log) return;
-    trimLog(log);
-    if (following) log.scrollTop = log.scrollHeight;
+    if (log) {
+      trimLog(log);
+      if (following) log.scrollTop = log.scrollHeight;
+    }
+    if (focusedBefore && focusedBefore !== document.body && !focusedBefore.isConnected) {
+      document.getElementById("job-status")?.focus({ preventScroll: true });
+    }
+    focusedBefore = null;
+  });
+
+  // ---- The live stream: the page never looks live while it is not ----
+
+  const CONNECT_PATIENCE_MS = 5000; // how long "connecting…" may last before the page offers to reconnect
+  let watchdog = null;
+
+  function setLive(state, text, offerReconnect) {
+    const live = document.getElementById("live");
+    if (!live) return;
+    live.dataset.live = state;
+    live.querySelector(".live-text").textContent = text;
+    live.querySelector(".reconnect").hidden = !offerReconnect;
+  }
+
+  function expectConnection() {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(() => {
+      if (document.getElementById("live")?.dataset.live === "connecting") {
+        setLive("lost", "not live: the stream did not open", true);
+      }
+    }, CONNECT_PATIENCE_MS);
+  }
+
+  function isStream(event) {
+    return event.target instanceof Element && event.target.id === "stream";
+  }
+
+  document.addEventListener("htmx:sse:before:connection", (event) => {
+    if (isStream(event) && event.detail.connection.attempt > 0) {
+      setLive("reconnecting", "connection lost: reconnecting…", true);
+    }
+  });
+  document.addEventListener("htmx:sse:after:connection", (event) => {
+    if (isStream(event)) {
+      clearTimeout(watchdog);
+      setLive("live", "live", false);
+    }
+  });
+  document.addEventListener("htmx:sse:error", (event) => {
+    if (isStream(event)) setLive("reconnecting", "connection lost: reconnecting…", true);
+  });
+  document.addEventListener("htmx:sse:close", (event) => {
+    if (!isStream(event)) return;
+    const reason = event.detail.reason;
+    if (reason === "message") setLive("ended", "job ended", false); // the server's "end": everything arrived
+    else if (reason !== "removed" && reason !== "cleanup") setLive("lost", "not live: the stream closed", true);
+  });
+  // The first request never became a stream (network error, or an error status).
+  for (const name of ["htmx:error", "htmx:response:error"]) {
+    document.addEventListener(name, (event) => {
+      if (isStream(event)) setLive("lost", "not live: the stream could not be opened", true);
+    });
+  }
+  document.addEventListener("shutdown", (event) => {
+    if (isStream(event)) setLive("reconnecting", "the dashboard is restarting: reconnecting…", true);
+  });
+
+  // A fresh stream that resumes after the last line on the page: nothing shown twice, nothing skipped.
+  function reconnect() {
+    const old = document.getElementById("stream");
+    if (!old) return;
+    const url = new URL(old.getAttribute("hx-sse:connect"), location.href);
+    const lines = document.querySelectorAll("#log > li[data-seq]");
+    if (lines.length) url.searchParams.set("after", lines[lines.length - 1].dataset.seq);
+    const fresh = document.createElement("div");
+    fresh.id = "stream";
+    fresh.setAttribute("hx-sse:connect", url.pathname + url.search);
+    fresh.setAttribute("hx-sse:close", old.getAttribute("hx-sse:close"));
+    old.replaceWith(fresh);
+    setLive("connecting", "connecting…", false);
+    expectConnection();
+    htmx.process(fresh);
+  }
+
+  document.addEventListener("click", (event) => {
+    if (event.target instanceof Element && event.target.closest("#live .reconnect")) reconnect();
   });
 
   document.addEventListener("DOMContentLoaded", () => {
     const log = document.getElementById("log");
     if (log) log.scrollTop = log.scrollHeight;
+    if (document.getElementById("stream")) expectConnection();
   });
 })();

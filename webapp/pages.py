@@ -7,7 +7,9 @@ import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from webapp.api import find_job
 from webapp.rendering import example_arguments
@@ -32,25 +34,34 @@ async def render_index(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
+    context = {**start_form_context(services, form, error), "jobs": await services.store.list_jobs(RECENT_JOBS)}
+    return services.templates.TemplateResponse(request, "index.html", context, status_code=status_code)
+
+
+def start_form_context(services: Services, form: dict[str, Any] | None, error: str | None) -> dict[str, Any]:
     server = services.monitor.status
-    if form is None:
-        names = [t.name for t in server.tools]
-        tool = DEFAULT_TOOL if DEFAULT_TOOL in names else (names[0] if names else "")
-        form = {
-            "tool": tool,
-            "arguments": example_arguments(server.tool(tool)),
-            "idle_timeout": f"{services.settings.idle_timeout:g}",
-            "max_duration": f"{services.settings.max_duration:g}",
-        }
-    context = {
+    form = form or default_form(services)
+    return {
         "server": server,
-        "jobs": await services.store.list_jobs(RECENT_JOBS),
+        "bundled": services.settings.mcp_url is None,
         "form": form,
         "tool": server.tool(form["tool"]),
         "arguments": form["arguments"],
         "error": error,
     }
-    return services.templates.TemplateResponse(request, "index.html", context, status_code=status_code)
+
+
+def default_form(services: Services) -> dict[str, Any]:
+    """The start form as a new visitor sees it: the default tool (or the first one) with its example arguments."""
+    server = services.monitor.status
+    names = [t.name for t in server.tools]
+    tool = DEFAULT_TOOL if DEFAULT_TOOL in names else (names[0] if names else "")
+    return {
+        "tool": tool,
+        "arguments": example_arguments(server.tool(tool)),
+        "idle_timeout": f"{services.settings.idle_timeout:g}",
+        "max_duration": f"{services.settings.max_duration:g}",
+    }
 
 
 @router.post("/jobs")
@@ -129,12 +140,46 @@ async def tool_arguments(request: Request, services: ServicesDep, tool: Annotate
 
 @router.get("/fragments/jobs")
 async def jobs_table(request: Request, services: ServicesDep) -> Response:
-    jobs = await services.store.list_jobs(RECENT_JOBS)
-    return services.templates.TemplateResponse(request, "partials/_jobs_table.html", {"jobs": jobs})
+    context = {"jobs": await services.store.list_jobs(RECENT_JOBS), "server": services.monitor.status}
+    return services.templates.TemplateResponse(request, "partials/_jobs_table.html", context)
+
+
+@router.get("/fragments/start-form")
+async def start_form(request: Request, services: ServicesDep) -> Response:
+    """The start form once the server's tools are known; until then, a placeholder that asks again."""
+    context = start_form_context(services, None, None)
+    return services.templates.TemplateResponse(request, "partials/_start_form.html", context)
 
 
 @router.get("/fragments/server")
 async def server_status(request: Request, services: ServicesDep) -> Response:
     return services.templates.TemplateResponse(
         request, "partials/_server_status.html", {"server": services.monitor.status}
+    )
+
+
+ERROR_TITLES = {404: "Not found", 405: "Method not allowed"}
+
+
+async def explain_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """A page with a way back for a person who followed a link; the usual JSON for scripts, htmx and streams."""
+    accept = request.headers.get("accept", "")
+    wants_page = (
+        request.method in ("GET", "HEAD")
+        and "text/html" in accept
+        and "text/event-stream" not in accept
+        and "hx-request" not in request.headers
+        and not request.url.path.startswith("/api/")
+    )
+    if not wants_page:
+        return await http_exception_handler(request, exc)
+    services = get_services(request)
+    message = exc.detail if exc.status_code != 404 or exc.detail != "Not Found" else "There is no page at this address."
+    context = {
+        "title": ERROR_TITLES.get(exc.status_code, f"Error {exc.status_code}"),
+        "message": message,
+        "server": services.monitor.status,
+    }
+    return services.templates.TemplateResponse(
+        request, "error.html", context, status_code=exc.status_code, headers=exc.headers
     )

@@ -85,7 +85,9 @@ def _empty_value(kind: Any) -> Any:
     return {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}.get(kind)
 
 
-def render_batch(templates: Jinja2Templates, events: Sequence[Event], job: Job) -> str:
-    """One SSE message: new log lines appended, progress and status swapped in place."""
+def render_batch(
+    templates: Jinja2Templates, events: Sequence[Event], job: Job, *, status: bool = True, progress: bool = True
+) -> str:
+    """One SSE message: new log lines appended, and the progress bar and status swapped in place if asked."""
     template = templates.get_template("partials/_sse_batch.html")
-    return template.render(events=events, job=job)
+    return template.render(events=events, job=job, status=status, progress=progress)

@@ -15,7 +15,7 @@ import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sse_starlette import EventSourceResponse
 
-from webapp.events import MAX_SEQ, JobState
+from webapp.events import MAX_SEQ, Job
 from webapp.rendering import render_batch
 from webapp.services import Services, get_services
 
@@ -56,7 +56,10 @@ async def stream_job(
     services: Services, job_id: str, cursor: int, shutdown: anyio.Event
 ) -> AsyncIterator[dict[str, Any]]:
     store, hub, templates = services.store, services.hub, services.templates
-    shown_state: JobState | None = None
+    # What this viewer was last sent. The status (with the Cancel button) and the bar go out only when they
+    # change: swapping them with every batch would rebuild a button under the user's pointer or focus.
+    shown_status: tuple[object, ...] | None = None
+    shown_progress: tuple[object, ...] | None = None
     while True:
         if shutdown.is_set() or hub.closing.is_set():
             # A farewell instead of a cut: the browser reconnects with Last-Event-ID when we are back.
@@ -69,18 +72,30 @@ async def stream_job(
         events = await store.events_after(job_id, cursor, BATCH_SIZE)
         if events:
             cursor = events[-1].seq
-            latest = await store.get_job(job_id) or job
-            shown_state = latest.state
-            yield {"id": str(cursor), "data": render_batch(templates, events, latest)}
-            continue
-        if job.state != shown_state:
-            shown_state = job.state
-            yield {"id": str(cursor), "data": render_batch(templates, [], job)}
+            job = await store.get_job(job_id) or job
+        status, progress = status_key(job), progress_key(job)
+        if events or status != shown_status or progress != shown_progress:
+            data = render_batch(
+                templates, events, job, status=status != shown_status, progress=progress != shown_progress
+            )
+            shown_status, shown_progress = status, progress
+            yield {"id": str(cursor), "data": data}
+            if events:
+                continue
         if job.state.is_terminal:
             hub.forget(job_id)  # an ended job has no more news for anyone
             yield {"event": "end", "data": str(job.state)}
             return
         await wait_any(news, shutdown)
+
+
+def status_key(job: Job) -> tuple[object, ...]:
+    """What the status fragment shows: it is sent again only when this changes."""
+    return (job.state, job.error, job.result is not None)
+
+
+def progress_key(job: Job) -> tuple[object, ...]:
+    return (job.progress, job.total, job.message)
 
 
 async def wait_any(*events: anyio.Event) -> None:

@@ -50,7 +50,7 @@ def test_the_cancel_button_cancels_the_job_on_the_server(page: Page, own_server:
                 new MutationObserver(() => {
                     const state = status.querySelector("[data-state]")?.dataset.state;
                     if (state && state !== window.statesShown.at(-1)) window.statesShown.push(state);
-                }).observe(status, {childList: true, subtree: true});
+                }).observe(status, {childList: true, subtree: true, attributes: true, characterData: true});
             }"""
         )
         page.click("button.cancel")

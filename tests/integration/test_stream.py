@@ -109,3 +109,17 @@ def test_messages_use_lf_only_separators(client: httpx.Client) -> None:
     body = client.get(f"/jobs/{job['id']}/events").content
     assert b"\r" not in body
     assert body.endswith(b"\n\n")
+
+
+def test_status_goes_out_only_when_it_changes_and_the_count_with_every_batch(client: httpx.Client) -> None:
+    job_id = start_job(client, steps=30, delay=0.01)
+    messages = [m for m in follow(client, job_id) if m.event is None]
+    with_lines = [m for m in messages if m.seqs]
+    status_updates = [m for m in messages if 'hx-target="#job-status"' in m.data]
+    assert len(with_lines) > 3
+    # The first message (whatever the page had), running (if not in that one), then succeeded: a handful, not one
+    # per batch. A status swapped with every batch rebuilds the Cancel button under the user's pointer.
+    assert 2 <= len(status_updates) <= 3, [m.data[:80] for m in status_updates]
+    assert 'data-state="succeeded"' in status_updates[-1].data
+    assert all('hx-target="#events-count"' in m.data for m in with_lines)
+    assert 'data-events="60"' in with_lines[-1].data

@@ -57,9 +57,9 @@ def test_hostile_progress_message_and_result_are_escaped_in_a_stream_batch() -> 
         templates, [event], job(message=HOSTILE, error=HOSTILE, result={"x": HOSTILE}, state=JobState.FAILED)
     )
     assert "<script" not in html and "<img" not in html
-    # Our own three partials, and no fourth one smuggled in by the server.
-    assert html.count("<hx-partial") == 3
-    assert html.count("</hx-partial>") == 3
+    # Our own four partials (lines, count, bar, status), and no fifth one smuggled in by the server.
+    assert html.count("<hx-partial") == 4
+    assert html.count("</hx-partial>") == 4
 
 
 def test_progress_lines_carry_seq_and_kind_and_say_why_they_were_not_applied() -> None:

@@ -1,0 +1,65 @@
+"""The HTML pages and fragments of the real dashboard: error pages, and the start form that waits for the server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.helpers import Dashboard
+from webapp.bundled import free_port
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+def test_an_unknown_job_is_a_page_for_a_person_and_json_for_a_script(client: httpx.Client) -> None:
+    page = client.get("/jobs/nosuchjob", headers=HTML)
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "No job with id &#39;nosuchjob&#39;" in page.text
+    assert '<a href="/">← all jobs</a>' in page.text
+    for path, headers in [("/api/jobs/nosuchjob", HTML), ("/jobs/nosuchjob", {"Accept": "application/json"})]:
+        response = client.get(path, headers=headers)
+        assert response.status_code == 404
+        assert response.json() == {"detail": "No job with id 'nosuchjob'."}
+
+
+def test_an_unknown_page_says_so_with_a_way_back(client: httpx.Client) -> None:
+    page = client.get("/no/such/page", headers=HTML)
+    assert page.status_code == 404
+    assert "There is no page at this address." in page.text
+    assert client.get("/no/such/page").json() == {"detail": "Not Found"}
+
+
+def test_htmx_requests_and_streams_get_json_errors_not_pages(client: httpx.Client) -> None:
+    for headers in [{**HTML, "HX-Request": "true"}, {"Accept": "text/html, text/event-stream"}]:
+        response = client.get("/jobs/nosuchjob/events", headers=headers)
+        assert response.status_code == 404
+        assert response.json()["detail"] == "No job with id 'nosuchjob'."
+
+
+def test_hostile_text_in_an_error_page_is_escaped(client: httpx.Client) -> None:
+    page = client.get("/jobs/<script>x</script>", headers=HTML)
+    assert page.status_code == 404
+    assert "<script>x" not in page.text
+
+
+def test_the_start_form_fragment_is_the_form_once_tools_are_known(client: httpx.Client) -> None:
+    html = client.get("/fragments/start-form").text
+    assert '<form id="start-form"' in html
+    assert "hx-trigger" not in html.split("<select")[0]  # the form itself does not poll
+
+
+def test_while_the_server_is_unreachable_the_form_waits_and_says_what_to_check(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/mcp"
+    app = Dashboard(tmp_path / "jobs.sqlite3", mcp_url=url).start()
+    try:
+        with app.client() as client:
+            html = client.get("/fragments/start-form").text
+            assert 'id="start-form" class="waiting"' in html
+            assert 'hx-trigger="every 2s"' in html
+            assert f"<code>{url}</code> cannot be reached" in html
+            assert "--mcp-url" in html
+            assert "No jobs yet.</p>" in client.get("/fragments/jobs").text
+    finally:
+        app.stop()
