@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,7 +9,10 @@ import pytest
 from sse_starlette.sse import AppStatus
 
 from tests.helpers import Dashboard
+from tests.postgres import TempPostgres
 from webapp.bundled import ChildServer
+
+_databases = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
@@ -59,3 +63,26 @@ def client(dashboard: Dashboard) -> Iterator[httpx.Client]:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "jobs.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TempPostgres]:
+    """A throwaway PostgreSQL server of the test session's own, started on first use."""
+    with TempPostgres(fast=True) as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which store a test runs on: tests that take it run once per backend."""
+    param: str = request.param
+    return param
+
+
+@pytest.fixture
+def db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty store of the test's backend: a SQLite file, or a new PostgreSQL database."""
+    if backend == "sqlite":
+        return str(tmp_path / "jobs.sqlite3")
+    server: TempPostgres = request.getfixturevalue("postgres")
+    return server.create_database(f"test_{next(_databases)}")

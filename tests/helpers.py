@@ -25,7 +25,9 @@ SEQ = re.compile(r'data-seq="(\d+)"')
 class Dashboard:
     """`python -m webapp` under uvicorn on a free loopback port, as a user starts it."""
 
-    def __init__(self, db: Path, *, mcp_url: str | None, args: tuple[str, ...] = (), port: int | None = None) -> None:
+    def __init__(
+        self, db: Path | str, *, mcp_url: str | None, args: tuple[str, ...] = (), port: int | None = None
+    ) -> None:
         self.db = db
         self.mcp_url = mcp_url
         self.args = args

@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from webapp.events import MAX_SEQ, Job
-from webapp.jobs import JobNotActive
 from webapp.services import InvalidJob, Services, get_services
 
 router = APIRouter(prefix="/api")
@@ -59,11 +58,12 @@ async def get_job(job_id: str, services: ServicesDep) -> dict[str, Any]:
 
 @router.post("/jobs/{job_id}/cancel", status_code=202)
 async def cancel_job(job_id: str, services: ServicesDep) -> dict[str, Any]:
-    job = await find_job(services, job_id)
-    try:
-        return (await services.runner.cancel(job_id)).to_json()
-    except JobNotActive:
-        raise HTTPException(409, f"Job {job_id} has already ended ({job.state}); there is nothing to cancel.") from None
+    before = await find_job(services, job_id)
+    if before.state.is_terminal:
+        raise HTTPException(409, f"Job {job_id} has already ended ({before.state}); there is nothing to cancel.")
+    job = await services.cancel_job(job_id)
+    assert job is not None  # jobs are never deleted while the dashboard runs
+    return job.to_json()
 
 
 @router.get("/jobs/{job_id}/events")

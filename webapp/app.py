@@ -17,52 +17,59 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from webapp import api, pages, stream
-from webapp.bundled import ChildServer
 from webapp.events import json_safe
-from webapp.hub import Hub
-from webapp.jobs import JobRunner
-from webapp.mcp_link import Target
+from webapp.feeds import Feeds
 from webapp.monitor import ServerMonitor
 from webapp.rendering import STATIC_DIR, build_templates
+from webapp.runtime import open_runtime
 from webapp.security import SameOriginWrites, allowed_hosts
 from webapp.services import Services
 from webapp.settings import Settings
-from webapp.store import SQLiteStore
+from webapp.store import is_shared
+from webapp.worker import Janitor, Worker
 
 log = logging.getLogger(__name__)
 INTERRUPTED_AT_START = "the dashboard stopped while the job was running"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, with_worker: bool = True) -> FastAPI:
+    """The web role: pages, the JSON API and the streams. `with_worker`: run jobs in this process too
+    (`python -m webapp`), rather than leave them to `python -m webapp worker` processes."""
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Services]]:
-        with contextlib.ExitStack() as cleanup:
-            url = settings.mcp_url
-            if url is None:
-                child = ChildServer()
-                await anyio.to_thread.run_sync(child.start)
-                # Stopped here, in the lifespan: uvicorn re-raises SIGTERM, so code after uvicorn.run() never runs.
-                cleanup.callback(child.stop)
-                url = child.url
-                log.info("bundled MCP server at %s", url)
-            store = SQLiteStore(settings.db)
-            cleanup.callback(store.close)
-            interrupted = await store.interrupt_unfinished(INTERRUPTED_AT_START, time.time())
-            if interrupted:
-                log.warning("marked %d unfinished job(s) interrupted", len(interrupted))
-            hub = Hub()
-            target = Target(url, settings.protocol)
+        async with open_runtime(settings) as runtime, anyio.create_task_group() as background:
+            store, hub, target = runtime.store, runtime.hub, runtime.target
+            if is_shared(settings.db):
+                background.start_soon(Janitor(store).run)
+            else:
+                # One process per SQLite file: whatever it left running when it stopped is over.
+                interrupted = await store.interrupt_unfinished(INTERRUPTED_AT_START, time.time())
+                if interrupted:
+                    log.warning("marked %d unfinished job(s) interrupted", len(interrupted))
             monitor = ServerMonitor(target, interval=settings.status_interval)
             # Know the server before the first page is served, so the page never guesses.
             await monitor.refresh()
-            async with anyio.create_task_group() as background:
-                background.start_soon(monitor.run)
-                async with JobRunner(store, hub, target, on_link_error=monitor.recheck) as runner:
-                    yield {"services": Services(settings, store, hub, runner, monitor, build_templates())}
-                    hub.close()
-                background.cancel_scope.cancel()
+            background.start_soon(monitor.run)
+            templates = build_templates()
+            services = Services(settings, store, hub, monitor, templates, Feeds(store, hub, templates, background))
+            worker = (
+                Worker(
+                    store,
+                    hub,
+                    target,
+                    max_jobs=settings.max_jobs,
+                    store_patience=settings.store_patience,
+                    on_link_error=monitor.recheck,
+                )
+                if with_worker
+                else contextlib.nullcontext()
+            )
+            async with worker:
+                yield {"services": services}
+                hub.close()  # streams say goodbye before the jobs are stopped
+            background.cancel_scope.cancel()
 
     app = FastAPI(title="MCP Live", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

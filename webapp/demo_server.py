@@ -122,13 +122,20 @@ def build_server(stats: CallStats | None = None) -> MCPServer:
         delay: float = 0.0,
     ) -> str:
         """Send exactly the notifications given, in order: {"log": {level, logger, data}} or
-        {"progress": {progress, total, message}}. For trying odd or hostile servers."""
+        {"progress": {progress, total, message, token?}} (`token`: progress of another request than this call).
+        For trying odd or hostile servers."""
         async with stats.track():
             for entry in script:
                 await anyio.sleep(delay)
                 if "log" in entry:
                     log = entry["log"]
                     await ctx.log(log.get("level", "info"), log.get("data"), logger_name=log.get("logger"))
+                elif "token" in entry["progress"]:
+                    # Progress for another request than this call: a client must keep it apart.
+                    p = entry["progress"]
+                    await ctx.request_context.session.send_progress_notification(
+                        p["token"], p["progress"], p.get("total"), p.get("message"), related_request_id=ctx.request_id
+                    )
                 else:
                     p = entry["progress"]
                     await ctx.report_progress(p["progress"], total=p.get("total"), message=p.get("message"))

@@ -26,6 +26,7 @@ MAX_SEQ = 2**63 - 1
 class JobState(enum.StrEnum):
     """Job states. The spelling is a public contract of the JSON API and the page."""
 
+    QUEUED = "queued"  # waiting for a free worker
     STARTING = "starting"
     RUNNING = "running"
     CANCELLING = "cancelling"
@@ -53,6 +54,7 @@ class ProgressNote(enum.StrEnum):
     EXCEEDS_TOTAL = "exceeds_total"
     NOT_FINITE = "not_finite"  # NaN or infinity, kept as null
     AFTER_END = "after_end"
+    OTHER_TOKEN = "other_token"  # progress of another request than the job's call
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,7 @@ class Job:
     arguments: dict[str, Any]
     idle_timeout: float | None
     max_duration: float | None
-    state: JobState = JobState.STARTING
+    state: JobState = JobState.QUEUED
     created_at: float = field(default_factory=time.time)
     finished_at: float | None = None
     progress: float | None = None
@@ -104,6 +106,9 @@ class Job:
     result: Any = None
     error: str | None = None
     last_seq: int = 0
+    worker: str | None = None  # the worker that runs (or ran) the job
+    # Asked for by any web process; the job's worker acts on it. Loaded jobs then read `cancelling`.
+    cancel_requested: bool = False
 
     @property
     def percent(self) -> float | None:
@@ -130,6 +135,7 @@ class Job:
             "idle_timeout": self.idle_timeout,
             "max_duration": self.max_duration,
             "events": self.last_seq,
+            "worker": self.worker,
         }
 
 
@@ -149,6 +155,37 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list):
         return [json_safe(item) for item in value]
     return value
+
+
+def clean_text(text: str) -> str:
+    """Server text as every part of the dashboard can keep and send it: lone surrogates (invalid Unicode,
+    which no UTF-8 encoder takes) and NUL (which PostgreSQL refuses) become U+FFFD."""
+    if text.isascii():
+        return text.replace("\x00", "\ufffd") if "\x00" in text else text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
+    return text.replace("\x00", "\ufffd")
+
+
+def clean_data(value: Any) -> Any:
+    """`value` (any JSON) with every string made valid Unicode. NUL may stay: JSON text escapes it."""
+    if isinstance(value, str):
+        return value if value.isascii() else _valid_unicode(value)
+    if isinstance(value, dict):
+        return {clean_data(key): clean_data(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clean_data(item) for item in value]
+    return value
+
+
+def _valid_unicode(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
+    return text
 
 
 def iso_time(epoch: float) -> str:

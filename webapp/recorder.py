@@ -1,7 +1,9 @@
 """Turns a job's notifications into numbered events: synchronously, in arrival order.
 
 This is the per-notification hot path. It never awaits: it numbers the event, applies valid progress
-to the job, queues the event for the store and wakes the job's writer.
+to the job and queues the event for the store. Events leave the queue only once the store has
+committed them (`pending`, then `committed`): a failed write is retried with the same events, so a
+store error never leaves a gap.
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ class Recorder:
             Event(self.job.id, self.job.last_seq + 1, "log", time.time(), level=level, logger=logger, data=data)
         )
 
-    def progress(self, progress: float, total: float | None, message: str | None, *, late: bool = False) -> None:
-        note = ProgressNote.AFTER_END if late else self._judge(progress, total)
+    def progress(
+        self, progress: float, total: float | None, message: str | None, *, note: ProgressNote | None = None
+    ) -> None:
+        """`note`: the link already knows this one must not move the bar (late, or another request's)."""
+        note = note or self._judge(progress, total)
         if note is None:
             self.job.progress, self.job.total = progress, total
             if message is not None:
@@ -46,12 +51,21 @@ class Recorder:
             )
         )
 
-    def take(self) -> tuple[list[Event], Job]:
-        """The events not yet stored, and a snapshot of the job that matches them."""
-        batch, self._pending = self._pending, []
-        if self.news.is_set():
+    @property
+    def backlog(self) -> int:
+        """Events recorded but not yet stored."""
+        return len(self._pending)
+
+    def pending(self) -> tuple[list[Event], Job]:
+        """The events not yet stored, and a snapshot of the job that matches them. They stay pending
+        until `committed` says the store has them."""
+        return list(self._pending), self.job.copy()
+
+    def committed(self, count: int) -> None:
+        """The first `count` pending events are stored."""
+        del self._pending[:count]
+        if not self._pending and self.news.is_set():
             self.news = anyio.Event()
-        return batch, self.job.copy()
 
     def _judge(self, progress: float, total: float | None) -> ProgressNote | None:
         # Recorded either way; only sane progress moves the bar, and never backwards.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -85,9 +84,17 @@ def _empty_value(kind: Any) -> Any:
     return {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}.get(kind)
 
 
-def render_batch(
-    templates: Jinja2Templates, events: Sequence[Event], job: Job, *, status: bool = True, progress: bool = True
-) -> str:
-    """One SSE message: new log lines appended, and the progress bar and status swapped in place if asked."""
-    template = templates.get_template("partials/_sse_batch.html")
-    return template.render(events=events, job=job, status=status, progress=progress)
+def render_line(templates: Jinja2Templates, event: Event) -> str:
+    return templates.get_template("partials/_log_line.html").render(event=event)
+
+
+def render_status(templates: Jinja2Templates, job: Job) -> str:
+    return templates.get_template("partials/_job_status.html").render(job=job)
+
+
+def render_progress(templates: Jinja2Templates, job: Job) -> str:
+    return templates.get_template("partials/_progress.html").render(job=job)
+
+
+def render_hidden_lines(templates: Jinja2Templates, job: Job, hidden: int) -> str:
+    return templates.get_template("partials/_hidden_lines.html").render(job=job, hidden=hidden)

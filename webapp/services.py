@@ -1,9 +1,11 @@
-"""The app's long-lived parts, built by the lifespan and handed to every request."""
+"""The web role's long-lived parts, built by the lifespan and handed to every request."""
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +14,8 @@ from fastapi import Request
 from starlette.templating import Jinja2Templates
 
 from webapp.events import Job
+from webapp.feeds import Feeds
 from webapp.hub import Hub
-from webapp.jobs import JobRunner
 from webapp.mcp_link import ToolSpec
 from webapp.monitor import ServerMonitor
 from webapp.settings import Settings
@@ -36,9 +38,9 @@ class Services:
     settings: Settings
     store: Store
     hub: Hub
-    runner: JobRunner
     monitor: ServerMonitor
     templates: Jinja2Templates
+    feeds: Feeds
 
     async def start_job(
         self,
@@ -48,7 +50,7 @@ class Services:
         idle_timeout: float | None = None,
         max_duration: float | None = None,
     ) -> Job:
-        """Check the request against the server's last known tools, then start it."""
+        """Check the request against the server's last known tools, then queue it for a worker."""
         status = self.monitor.status
         if not status.tools:
             raise InvalidJob(
@@ -65,12 +67,19 @@ class Services:
         except ValueError:
             raise InvalidJob("Arguments must not contain NaN or Infinity: JSON has no such numbers.", 422) from None
         check_arguments(spec, arguments)
-        return await self.runner.start(
-            tool,
-            arguments,
+        job = Job(
+            id=secrets.token_hex(6),
+            tool=tool,
+            arguments=arguments,
             idle_timeout=idle_timeout or self.settings.idle_timeout,
             max_duration=max_duration or self.settings.max_duration,
         )
+        await self.store.create_job(job)
+        return job
+
+    async def cancel_job(self, job_id: str) -> Job | None:
+        """Ask for the job to stop, whichever worker runs it. None: no such job."""
+        return await self.store.request_cancel(job_id, time.time())
 
 
 def check_arguments(spec: ToolSpec, arguments: dict[str, Any]) -> None:

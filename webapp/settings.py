@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -26,13 +25,24 @@ class Settings(BaseSettings):
         description="How to greet the MCP server: auto (protocol 2026-07-28, falling back to the 2025 initialize "
         "handshake) or legacy (always the handshake: 2025-era sessions).",
     )
-    db: Path = Field(Path("data/mcp-live.sqlite3"), description="SQLite file that keeps jobs and their events.")
+    db: str = Field(
+        "data/mcp-live.sqlite3",
+        description="Where jobs and their events are kept: a SQLite file, or a postgresql:// URL that several web "
+        "and worker processes share.",
+    )
     max_lines: int = Field(2000, ge=1, description="Most log lines a job page keeps in the browser's DOM.")
     idle_timeout: float = Field(
         120.0, gt=0, description="Default seconds a job may go without any notification before it is timed out."
     )
     max_duration: float = Field(3600.0, gt=0, description="Default longest a job may run, in seconds.")
     status_interval: float = Field(5.0, gt=0, description="Seconds between checks of the MCP server's status.")
+    max_jobs: int = Field(32, ge=1, description="Most jobs one worker runs at once; more wait, queued.")
+    store_patience: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a job goes on while its writes to the store fail (each retried, nothing lost) "
+        "before it is stopped and failed.",
+    )
 
     @field_validator("mcp_url")
     @classmethod

@@ -1,26 +1,33 @@
 """`GET /jobs/{id}/events`: a job's events as a stream of HTML fragments (Server-Sent Events).
 
-Each message carries a batch of new log lines plus the current progress bar and status, and its
-`id:` is the seq of the last event in it, so a browser that reconnects with `Last-Event-ID` resumes
-exactly where it stopped. The stream reads from the store, not from the job, so a slow or late
-viewer sees the same complete, ordered history as everyone else.
+Each message appends the next lines to the log and, when they changed, swaps in the progress bar and
+the status; its `id:` is the seq of the last line in it, so a browser that reconnects with
+`Last-Event-ID` resumes exactly where it stopped. Lines come from the job's shared feed
+(`feeds.py`: rendered once for every viewer), or straight from the store for a viewer further
+behind, so a slow or late viewer sees the same complete, ordered history as everyone else.
+
+`tail=N` (the page asks for its DOM's worth of lines): a viewer more than N lines behind the newest
+jumps to the last N, and the page is told how many it skipped. Without it, every event is sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sse_starlette import EventSourceResponse
 
-from webapp.events import MAX_SEQ, Job
-from webapp.rendering import render_batch
+from webapp.events import MAX_SEQ
+from webapp.feeds import MESSAGE_BYTES, READ_EVENTS, JobFeed, Seen, sse_data, sse_partial
+from webapp.hub import wait_any
+from webapp.rendering import render_hidden_lines, render_line
 from webapp.services import Services, get_services
 
 router = APIRouter()
-BATCH_SIZE = 500  # events per SSE message when catching up
+
+FAREWELL = b"event: shutdown\ndata: the dashboard is shutting down\n\n"
 
 
 @router.get("/jobs/{job_id}/events", response_class=EventSourceResponse)
@@ -29,12 +36,15 @@ async def job_events(
     request: Request,
     services: Annotated[Services, Depends(get_services)],
     after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq.")] = 0,
+    tail: Annotated[
+        int | None, Query(ge=1, le=100_000, description="Skip to the newest `tail` lines when further behind.")
+    ] = None,
 ) -> EventSourceResponse:
     if await services.store.get_job(job_id) is None:
         raise HTTPException(404, f"No job with id {job_id!r}.")
     shutdown = anyio.Event()
     return EventSourceResponse(
-        stream_job(services, job_id, resume_point(request, after), shutdown),
+        stream_job(services, job_id, resume_point(request, after), tail, shutdown),
         sep="\n",  # htmx 4's parser breaks on a CRLF split across reads
         ping=15,
         shutdown_event=shutdown,
@@ -53,57 +63,56 @@ def resume_point(request: Request, after: int) -> int:
 
 
 async def stream_job(
-    services: Services, job_id: str, cursor: int, shutdown: anyio.Event
-) -> AsyncIterator[dict[str, Any]]:
-    store, hub, templates = services.store, services.hub, services.templates
-    # What this viewer was last sent. The status (with the Cancel button) and the bar go out only when they
-    # change: swapping them with every batch would rebuild a button under the user's pointer or focus.
-    shown_status: tuple[object, ...] | None = None
-    shown_progress: tuple[object, ...] | None = None
-    while True:
-        if shutdown.is_set() or hub.closing.is_set():
-            # A farewell instead of a cut: the browser reconnects with Last-Event-ID when we are back.
-            yield {"event": "shutdown", "data": "the dashboard is shutting down"}
-            return
-        news = hub.watch(job_id)
-        # Read the job before its events: a job seen ended has all its events stored already.
-        job = await store.get_job(job_id)
-        assert job is not None
-        events = await store.events_after(job_id, cursor, BATCH_SIZE)
-        if events:
-            cursor = events[-1].seq
-            job = await store.get_job(job_id) or job
-        status, progress = status_key(job), progress_key(job)
-        if events or status != shown_status or progress != shown_progress:
-            data = render_batch(
-                templates, events, job, status=status != shown_status, progress=progress != shown_progress
-            )
-            shown_status, shown_progress = status, progress
-            yield {"id": str(cursor), "data": data}
-            if events:
+    services: Services, job_id: str, cursor: int, tail: int | None, shutdown: anyio.Event
+) -> AsyncIterator[bytes]:
+    closing = services.hub.closing
+    async with services.feeds.follow(job_id) as feed:
+        seen = Seen(cursor)
+        while True:
+            if shutdown.is_set() or closing.is_set():
+                # A farewell instead of a cut: the browser reconnects with Last-Event-ID when we are back.
+                yield FAREWELL
+                return
+            changed = feed.changed
+            skipped = tail is not None and feed.last_seq - seen.cursor > tail
+            if skipped:
+                assert tail is not None
+                seen.cursor = feed.last_seq - tail
+            if seen.cursor < feed.first_seq - 1 or skipped:
+                message = await catch_up(services, feed, seen, replace_log=skipped)
+            else:
+                message = feed.message_for(seen)
+            if message is not None:
+                yield message
                 continue
-        if job.state.is_terminal:
-            hub.forget(job_id)  # an ended job has no more news for anyone
-            yield {"event": "end", "data": str(job.state)}
-            return
-        await wait_any(news, shutdown)
+            if feed.ended:
+                job = feed.job
+                yield f"event: end\ndata: {job.state if job else 'gone'}\n\n".encode()
+                return
+            await wait_any(changed, shutdown, closing)
 
 
-def status_key(job: Job) -> tuple[object, ...]:
-    """What the status fragment shows: it is sent again only when this changes."""
-    return (job.state, job.error, job.result is not None)
-
-
-def progress_key(job: Job) -> tuple[object, ...]:
-    return (job.progress, job.total, job.message)
-
-
-async def wait_any(*events: anyio.Event) -> None:
-    async with anyio.create_task_group() as tg:
-
-        async def wait_for(event: anyio.Event) -> None:
-            await event.wait()
-            tg.cancel_scope.cancel()
-
+async def catch_up(services: Services, feed: JobFeed, seen: Seen, *, replace_log: bool) -> bytes | None:
+    """The next lines for a viewer behind the feed: from the store, rendered for this viewer alone, in a
+    message bounded in bytes as well as in count. `replace_log`: it skipped ahead, so the page's log is
+    replaced, and its note of hidden lines says everything before is not shown."""
+    if seen.cursor >= feed.first_seq - 1:
+        lines, last = feed.lines_after(seen.cursor)
+    else:
+        events = await services.store.events_after(feed.job_id, seen.cursor, READ_EVENTS)
+        lines, size, last = [], 0, seen.cursor
         for event in events:
-            tg.start_soon(wait_for, event)
+            line = sse_data(render_line(services.templates, event))
+            if lines and size + len(line) > MESSAGE_BYTES:
+                break
+            lines.append(line)
+            size += len(line)
+            last = event.seq
+    note = None
+    if replace_log and feed.job is not None:
+        html = render_hidden_lines(services.templates, feed.job, seen.cursor)
+        note = sse_partial("#hidden-lines", "outerHTML", sse_data(html))
+    message = feed.compose(lines, seen, last, replace_log=note)
+    if message is not None:
+        feed.mark_sent(seen, last)
+    return message

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from webapp.bundled import ChildServer, free_port
+from webapp.events import ProgressNote
 from webapp.mcp_link import LinkError, Target, describe_server, open_link
 
 pytestmark = pytest.mark.anyio
@@ -19,8 +20,10 @@ class Sink:
     def log(self, level: str, logger: str | None, data: Any) -> None:
         self.seen.append(("log", data))
 
-    def progress(self, progress: float, total: float | None, message: str | None, *, late: bool = False) -> None:
-        self.seen.append(("late progress" if late else "progress", progress))
+    def progress(
+        self, progress: float, total: float | None, message: str | None, *, note: ProgressNote | None = None
+    ) -> None:
+        self.seen.append((f"progress ({note})" if note else "progress", progress))
 
 
 @pytest.fixture(
@@ -34,7 +37,7 @@ def target(request: pytest.FixtureRequest, mcp_server: ChildServer) -> Target:
 
 async def test_every_notification_is_relayed_in_arrival_order_before_the_call_returns(target: Target) -> None:
     sink = Sink()
-    async with open_link(target, sink) as link:
+    async with open_link(target, sink, token="t") as link:
         outcome = await link.call_tool("flood", {"count": 1500})
         seen_when_the_call_returned = list(sink.seen)
     assert not outcome.is_error
@@ -48,7 +51,7 @@ async def test_every_notification_is_relayed_in_arrival_order_before_the_call_re
 
 async def test_a_tool_error_is_an_outcome_not_an_exception(target: Target) -> None:
     sink = Sink()
-    async with open_link(target, sink) as link:
+    async with open_link(target, sink, token="t") as link:
         outcome = await link.call_tool("run_job", {"steps": 4, "delay": 0, "fail_at": 2})
     assert outcome.is_error
     assert "step 2 failed" in outcome.text
@@ -67,7 +70,7 @@ async def test_describe_server_names_the_server_its_protocol_and_tools(target: T
 async def test_nothing_listening_is_a_clear_link_error() -> None:
     nowhere = Target(f"http://127.0.0.1:{free_port()}/mcp")
     with pytest.raises(LinkError, match=r"cannot reach the MCP server at http://127\.0\.0\.1:\d+/mcp"):
-        async with open_link(nowhere, Sink()):
+        async with open_link(nowhere, Sink(), token="t"):
             pass
     with pytest.raises(LinkError, match="cannot reach"):
         await describe_server(nowhere)

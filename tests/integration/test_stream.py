@@ -73,9 +73,10 @@ def test_the_page_and_the_stream_together_show_every_event_once(client: httpx.Cl
     page = client.get(f"/jobs/{job_id}").text
     on_page = [int(s) for s in SEQ.findall(page)]
     assert on_page[:10] == list(range(1, 11))
-    connect = re.search(r'hx-sse:connect="/jobs/\w+/events\?after=(\d+)"', page)
+    connect = re.search(r'hx-sse:connect="/jobs/\w+/events\?after=(\d+)&amp;tail=(\d+)"', page)
     assert connect is not None
     after = int(connect.group(1))
+    assert int(connect.group(2)) == 2000  # the page asks for no more lines than its DOM keeps (--max-lines)
     assert after == on_page[-1]
     assert on_page + seqs_of(follow(client, job_id, after=after)) == list(range(1, 81))
 

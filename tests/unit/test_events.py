@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from webapp.events import LEVELS, Event, Job, JobState, iso_time
+from webapp.events import LEVELS, Event, Job, JobState, clean_data, clean_text, iso_time
 
 
 def test_state_names_are_spelled_as_the_api_promises() -> None:
     assert {s.value for s in JobState} == {
+        "queued",
         "starting",
         "running",
         "cancelling",
@@ -54,8 +55,9 @@ def test_job_json_has_every_documented_field() -> None:
         "finished_at",
         "idle_timeout",
         "max_duration",
+        "worker",
     }
-    assert job.to_json()["state"] == "starting"
+    assert job.to_json()["state"] == "queued"  # a new job waits for a worker
     assert job.to_json()["created_at"] == "1970-01-01T00:00:00.000Z"
 
 
@@ -73,3 +75,11 @@ def test_event_json_has_every_documented_field() -> None:
         "note": None,
         "received_at": iso_time(1.5),
     }
+
+
+def test_server_text_is_made_valid_unicode_without_nul() -> None:
+    assert clean_text("plain") == "plain"
+    assert clean_text("a\x00b") == "a\ufffdb"
+    assert clean_text("é\ud800x") == "é\ufffdx"
+    assert clean_data({"k\udfff": ["ok", "\ud83d", 1, None]}) == {"k\ufffd": ["ok", "\ufffd", 1, None]}
+    assert clean_data({"nul": "a\x00b"}) == {"nul": "a\x00b"}  # JSON text escapes NUL: it may stay in data

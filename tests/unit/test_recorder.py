@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from webapp.events import Job, ProgressNote
+from webapp.events import Event, Job, ProgressNote
 from webapp.recorder import Recorder
 
 
@@ -13,29 +13,57 @@ def recorder() -> Recorder:
     return Recorder(Job(id="j1", tool="t", arguments={}, idle_timeout=None, max_duration=None))
 
 
+def take(recorder: Recorder) -> tuple[list[Event], Job]:
+    """What a successful write does: take the pending events and say they are stored."""
+    events, job = recorder.pending()
+    recorder.committed(len(events))
+    return events, job
+
+
 def test_events_are_numbered_from_one_without_gaps_across_kinds(recorder: Recorder) -> None:
     recorder.log("info", "a", "one")
     recorder.progress(1, 3, "p1")
     recorder.log("error", None, {"k": 1})
-    events, job = recorder.take()
+    events, job = take(recorder)
     assert [(e.seq, e.kind) for e in events] == [(1, "log"), (2, "progress"), (3, "log")]
     assert job.last_seq == 3
     recorder.log("debug", "b", "four")
-    more, _ = recorder.take()
+    more, _ = take(recorder)
     assert [e.seq for e in more] == [4]
 
 
-def test_take_empties_the_queue_and_resets_the_news_flag(recorder: Recorder) -> None:
+def test_committed_events_leave_the_queue_and_the_news_flag_is_reset(recorder: Recorder) -> None:
     recorder.log("info", None, "x")
     assert recorder.news.is_set()
-    recorder.take()
+    take(recorder)
     assert not recorder.news.is_set()
-    assert recorder.take()[0] == []
+    assert recorder.pending()[0] == []
+
+
+def test_events_stay_pending_until_committed_so_a_failed_write_loses_none(recorder: Recorder) -> None:
+    recorder.log("info", None, "one")
+    recorder.log("info", None, "two")
+    first_try, _ = recorder.pending()  # the write of these fails: nothing is committed
+    recorder.log("info", None, "three")  # arrives while the write is retried
+    retry, job = recorder.pending()
+    assert [e.seq for e in first_try] == [1, 2]
+    assert [e.seq for e in retry] == [1, 2, 3] and job.last_seq == 3
+    recorder.committed(len(retry))
+    assert recorder.pending()[0] == [] and recorder.backlog == 0
+
+
+def test_events_recorded_during_a_write_stay_pending_and_keep_the_news_flag(recorder: Recorder) -> None:
+    recorder.log("info", None, "one")
+    written, _ = recorder.pending()
+    recorder.log("info", None, "two")  # arrives while the write of "one" is under way
+    recorder.committed(len(written))
+    assert [e.seq for e in recorder.pending()[0]] == [2]
+    assert recorder.news.is_set()  # the writer goes round again
 
 
 def test_snapshot_does_not_change_with_later_events(recorder: Recorder) -> None:
     recorder.progress(1, 10, "first")
-    _, snapshot = recorder.take()
+    _, snapshot = take(recorder)
     recorder.progress(2, 10, "second")
     assert (snapshot.progress, snapshot.message, snapshot.last_seq) == (1, "first", 1)
 
@@ -55,7 +83,7 @@ def test_insane_progress_is_kept_but_never_moves_the_bar(
 ) -> None:
     recorder.progress(2, 10, "ok")
     recorder.progress(second, total, "odd")
-    events, job = recorder.take()
+    events, job = take(recorder)
     assert [e.note for e in events] == [None, note]
     assert (job.progress, job.total, job.message) == (2, 10, "ok")
 
@@ -70,7 +98,7 @@ def test_progress_that_would_move_the_bar_back_is_kept_but_not_applied(
 ) -> None:
     recorder.progress(5, 10, "half")
     recorder.progress(second, total, "odd")
-    events, job = recorder.take()
+    events, job = take(recorder)
     assert events[1].note == ProgressNote.MOVES_BAR_BACK
     assert (job.progress, job.total, job.percent) == (5, 10, 50)
 
@@ -78,14 +106,14 @@ def test_progress_that_would_move_the_bar_back_is_kept_but_not_applied(
 def test_negative_progress_below_a_zero_bar_is_not_called_backwards(recorder: Recorder) -> None:
     recorder.progress(-5, 10, "before the start")
     recorder.progress(-4, 10, "still before")
-    events, _ = recorder.take()
+    events, _ = take(recorder)
     assert [e.note for e in events] == [None, None]
 
 
 def test_a_total_that_grows_while_the_percentage_grows_is_fine(recorder: Recorder) -> None:
     recorder.progress(5, 10, "half")
     recorder.progress(60, 100, "more work, but further along")
-    events, job = recorder.take()
+    events, job = take(recorder)
     assert events[1].note is None
     assert job.percent == 60
 
@@ -93,15 +121,16 @@ def test_a_total_that_grows_while_the_percentage_grows_is_fine(recorder: Recorde
 @pytest.mark.parametrize(("value", "total"), [(float("nan"), 10.0), (1.0, float("inf")), (float("-inf"), None)])
 def test_non_finite_progress_is_kept_as_null_and_marked(recorder: Recorder, value: float, total: float | None) -> None:
     recorder.progress(value, total, "weird")
-    events, job = recorder.take()
+    events, job = take(recorder)
     assert events[0].note == ProgressNote.NOT_FINITE
     assert events[0].progress == (value if math.isfinite(value) else None)
     assert events[0].total == (total if total is not None and math.isfinite(total) else None)
     assert job.progress is None
 
 
-def test_progress_that_came_after_the_answer_is_marked_late(recorder: Recorder) -> None:
-    recorder.progress(5, 10, "late", late=True)
-    events, job = recorder.take()
-    assert events[0].note == ProgressNote.AFTER_END
+@pytest.mark.parametrize("note", [ProgressNote.AFTER_END, ProgressNote.OTHER_TOKEN])
+def test_progress_the_link_marks_is_kept_once_and_never_moves_the_bar(recorder: Recorder, note: ProgressNote) -> None:
+    recorder.progress(5, 10, "marked", note=note)
+    events, job = take(recorder)
+    assert [e.note for e in events] == [note]
     assert job.progress is None

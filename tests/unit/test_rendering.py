@@ -5,15 +5,16 @@ import re
 import pytest
 
 from webapp.events import LEVELS, Event, Job, JobState
+from webapp.feeds import sse_data
 from webapp.mcp_link import ToolSpec
-from webapp.rendering import build_templates, example_arguments, pretty, render_batch
+from webapp.rendering import build_templates, example_arguments, pretty, render_line, render_progress, render_status
 
 templates = build_templates()
 HOSTILE = '</hx-partial><script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
-def render_line(event: Event) -> str:
-    return templates.get_template("partials/_log_line.html").render(event=event)
+def line(event: Event) -> str:
+    return render_line(templates, event)
 
 
 def job(**fields: object) -> Job:
@@ -25,7 +26,7 @@ def job(**fields: object) -> Job:
 
 @pytest.mark.parametrize("level", LEVELS)
 def test_every_level_renders_its_class_name_and_attributes(level: str) -> None:
-    html = render_line(Event("j1", 12, "log", 0.0, level=level, logger="svc", data={"n": 1}))
+    html = line(Event("j1", 12, "log", 0.0, level=level, logger="svc", data={"n": 1}))
     assert f'class="line level-{level}"' in html
     assert 'data-seq="12"' in html
     assert f'data-level="{level}"' in html
@@ -33,7 +34,7 @@ def test_every_level_renders_its_class_name_and_attributes(level: str) -> None:
 
 
 def test_an_unknown_level_gets_a_neutral_class_and_is_still_shown() -> None:
-    html = render_line(Event("j1", 1, "log", 0.0, level='bogus" onclick="x', data="hi"))
+    html = line(Event("j1", 1, "log", 0.0, level='bogus" onclick="x', data="hi"))
     assert "level-unknown" in html
     assert 'onclick="x' not in html
 
@@ -45,25 +46,35 @@ def test_hostile_server_text_is_escaped(where: str) -> None:
         fields["data"] = {"k": [HOSTILE]}
     else:
         fields[where] = HOSTILE
-    html = render_line(Event("j1", 1, "log", 0.0, level="info", **fields))  # type: ignore[arg-type]
+    html = line(Event("j1", 1, "log", 0.0, level="info", **fields))  # type: ignore[arg-type]
     assert "<script" not in html
     assert "<img" not in html
     assert "</hx-partial>" not in html
 
 
-def test_hostile_progress_message_and_result_are_escaped_in_a_stream_batch() -> None:
+def test_hostile_progress_message_and_result_are_escaped_in_every_streamed_part() -> None:
     event = Event("j1", 1, "progress", 0.0, progress=1, total=2, message=HOSTILE)
-    html = render_batch(
-        templates, [event], job(message=HOSTILE, error=HOSTILE, result={"x": HOSTILE}, state=JobState.FAILED)
-    )
-    assert "<script" not in html and "<img" not in html
-    # Our own four partials (lines, count, bar, status), and no fifth one smuggled in by the server.
-    assert html.count("<hx-partial") == 4
-    assert html.count("</hx-partial>") == 4
+    hostile_job = job(message=HOSTILE, error=HOSTILE, result={"x": HOSTILE}, state=JobState.FAILED)
+    for html in (
+        render_line(templates, event),
+        render_status(templates, hostile_job),
+        render_progress(templates, hostile_job),
+    ):
+        assert "<script" not in html and "<img" not in html
+        assert "<hx-partial" not in html and "</hx-partial>" not in html
+
+
+def test_server_text_cannot_forge_sse_fields_or_end_a_message() -> None:
+    forged = "x\r\nevent: end\rid: 999\n\ndata: <b>"
+    data = sse_data(render_line(templates, Event("j1", 1, "log", 0.0, level="info", logger=forged, data=forged)))
+    lines = data.split("\n")
+    assert lines[-1] == ""  # one trailing newline: the message goes on
+    assert all(line.startswith("data: ") for line in lines[:-1])  # no blank line, no event:, no id:
+    assert "\r" not in data
 
 
 def test_progress_lines_carry_seq_and_kind_and_say_why_they_were_not_applied() -> None:
-    html = render_line(Event("j1", 5, "progress", 0.0, progress=3, total=2, message="m", note="exceeds_total"))
+    html = line(Event("j1", 5, "progress", 0.0, progress=3, total=2, message="m", note="exceeds_total"))
     assert 'data-seq="5"' in html and 'data-kind="progress"' in html
     assert 'data-note="exceeds_total"' in html and "exceeds total" in html
 

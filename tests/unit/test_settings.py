@@ -8,25 +8,51 @@ from webapp.__main__ import parse_args
 from webapp.settings import ENV_PREFIX, Settings
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+PG = "postgresql://postgres@127.0.0.1:5432/jobs"
 
 
-def test_defaults_serve_loopback_port_8000_with_the_bundled_server(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True)
+def _no_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in Settings.model_fields:
         monkeypatch.delenv(ENV_PREFIX + name.upper(), raising=False)
-    settings = parse_args([])
+
+
+def test_defaults_run_everything_on_loopback_port_8000_with_the_bundled_server_and_sqlite() -> None:
+    command = parse_args([])
+    settings = command.settings
+    assert command.role == "all"
     assert (settings.host, settings.port, settings.mcp_url, settings.max_lines) == ("127.0.0.1", 8000, None, 2000)
+    assert settings.db == "data/mcp-live.sqlite3"
 
 
 def test_a_flag_wins_over_its_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MCP_LIVE_PORT", "9001")
     monkeypatch.setenv("MCP_LIVE_DB", "/tmp/from-env.sqlite3")
-    settings = parse_args(["--db", "/tmp/from-flag.sqlite3", "--mcp-url", "http://127.0.0.1:1/mcp"])
+    settings = parse_args(["--db", "/tmp/from-flag.sqlite3", "--mcp-url", "http://127.0.0.1:1/mcp"]).settings
     assert settings.port == 9001
-    assert settings.db == Path("/tmp/from-flag.sqlite3")
+    assert settings.db == "/tmp/from-flag.sqlite3"
     assert settings.mcp_url == "http://127.0.0.1:1/mcp"
 
 
-def test_a_bad_value_is_refused_with_the_setting_named(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("role", ["web", "worker"])
+def test_every_flag_works_with_a_role_before_or_after_it(role: str) -> None:
+    after = parse_args([role, "--db", PG, "--max-jobs", "3", "--port", "8100"])
+    before = parse_args(["--db", PG, "--max-jobs", "3", role, "--port", "8100"])
+    for command in (after, before):
+        assert command.role == role
+        assert (command.settings.db, command.settings.max_jobs, command.settings.port) == (PG, 3, 8100)
+
+
+@pytest.mark.parametrize("role", ["web", "worker"])
+def test_a_role_on_sqlite_is_refused_with_what_to_do_instead(role: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        parse_args([role])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert "--db postgresql://" in error and "python -m webapp` with no role" in error
+
+
+def test_a_bad_value_is_refused_with_the_setting_named() -> None:
     with pytest.raises(ValueError, match="port"):
         parse_args(["--port", "eighty"])
 
@@ -39,4 +65,4 @@ def test_every_setting_has_help_and_is_documented_in_the_readme(name: str) -> No
 
 
 def test_an_empty_mcp_url_means_the_bundled_server() -> None:
-    assert parse_args(["--mcp-url", ""]).mcp_url is None
+    assert parse_args(["--mcp-url", ""]).settings.mcp_url is None

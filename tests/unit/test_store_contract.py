@@ -1,0 +1,226 @@
+"""The contract every store keeps, run on each backend: SQLite and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+
+import anyio
+import pytest
+
+from webapp.events import Event, Job, JobState
+from webapp.hub import JOBS, QUEUE, Hub, cancel_topic, job_topic
+from webapp.store import JobLost, Store, WorkerInfo, open_store
+
+pytestmark = pytest.mark.anyio
+
+WORKER = WorkerInfo("w1", "host-a", 101, 1.0)
+OTHER = WorkerInfo("w2", "host-b", 202, 2.0)
+
+
+def make_job(job_id: str, created_at: float = 1.0) -> Job:
+    return Job(
+        id=job_id, tool="run_job", arguments={"steps": 3}, idle_timeout=10, max_duration=60, created_at=created_at
+    )
+
+
+@pytest.fixture
+async def store(db: str) -> AsyncIterator[Store]:
+    async with open_store(db, Hub()) as opened:
+        yield opened
+
+
+async def running(store: Store, job_id: str, worker: WorkerInfo = WORKER) -> Job:
+    """A job as a worker holds it once it has taken it from the queue."""
+    await store.renew_lease(worker, 60)
+    await store.create_job(make_job(job_id))
+    job = await store.claim_job(worker.id)
+    assert job is not None and job.id == job_id
+    job.state = JobState.RUNNING
+    await store.save_job(job)
+    return job
+
+
+def logs(job_id: str, seqs: range) -> list[Event]:
+    return [Event(job_id, seq, "log", float(seq), level="info", logger="l", data={"n": seq}) for seq in seqs]
+
+
+async def test_jobs_and_events_survive_reopening(db: str) -> None:
+    events = [
+        Event("a1", 1, "log", 101.0, level="warning", logger="w", data={"nested": ["x", 1, None], "nan": math.nan}),
+        Event("a1", 2, "progress", 102.0, progress=1, total=3, message="one of three"),
+    ]
+    async with open_store(db, Hub()) as store:
+        job = await running(store, "a1")
+        job.last_seq, job.progress, job.total = 2, 1, 3
+        await store.save_job(job, events)
+    async with open_store(db, Hub()) as reopened:
+        assert await reopened.get_job("a1") == job
+        stored = await reopened.events_after("a1", 0, 10)
+    assert stored[1] == events[1]
+    assert stored[0].data == {"nested": ["x", 1, None], "nan": "nan"}  # JSON has no NaN: kept as text
+
+
+async def test_events_after_pages_in_seq_order(store: Store) -> None:
+    job = await running(store, "p")
+    for start in (1, 4):
+        job.last_seq = start + 2
+        await store.save_job(job, logs("p", range(start, start + 3)))
+    assert [e.seq for e in await store.events_after("p", 0, 4)] == [1, 2, 3, 4]
+    assert [e.seq for e in await store.events_after("p", 4, 100)] == [5, 6]
+    assert await store.events_after("p", 6, 100) == []
+    assert await store.events_after("other", 0, 100) == []
+
+
+async def test_a_failed_save_writes_nothing_at_all(store: Store) -> None:
+    job = await running(store, "d")
+    job.last_seq = 1
+    await store.save_job(job, logs("d", range(1, 2)))
+    job.last_seq, job.message = 3, "not kept"
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        await store.save_job(job, logs("d", range(1, 4)))  # seq 1 again
+    stored = await store.get_job("d")
+    assert stored is not None and (stored.last_seq, stored.message) == (1, None)
+    assert [e.seq for e in await store.events_after("d", 0, 10)] == [1]
+
+
+async def test_jobs_are_listed_newest_first(store: Store) -> None:
+    for job_id, created in [("old", 1.0), ("new", 3.0), ("mid", 2.0)]:
+        await store.create_job(make_job(job_id, created))
+    assert [j.id for j in await store.list_jobs()] == ["new", "mid", "old"]
+    assert [j.id for j in await store.list_jobs(limit=1)] == ["new"]
+
+
+async def test_a_new_job_is_queued_and_wakes_workers_lists_and_viewers(store: Store) -> None:
+    hub = store.hub  # type: ignore[attr-defined]
+    woken = [hub.watch(QUEUE), hub.watch(JOBS), hub.watch(job_topic("q"))]
+    await store.create_job(make_job("q"))
+    with anyio.fail_after(5):
+        for event in woken:
+            await event.wait()
+    job = await store.get_job("q")
+    assert job is not None and (job.state, job.worker) == (JobState.QUEUED, None)
+
+
+async def test_workers_take_the_oldest_job_first_and_never_the_same_one(store: Store) -> None:
+    for n in range(12):
+        await store.create_job(make_job(f"j{n:02d}", created_at=100.0 + n))
+    first = await store.claim_job("w1")
+    assert first is not None and (first.id, first.state, first.worker) == ("j00", JobState.STARTING, "w1")
+    taken: list[tuple[str, str]] = []
+
+    async def take_all(worker_id: str) -> None:
+        while (job := await store.claim_job(worker_id)) is not None:
+            taken.append((job.id, worker_id))
+
+    async with anyio.create_task_group() as tg:
+        for worker_id in ("w1", "w2", "w3"):
+            tg.start_soon(take_all, worker_id)
+    assert sorted(job_id for job_id, _ in taken) == [f"j{n:02d}" for n in range(1, 12)]
+    assert await store.claim_job("w1") is None
+
+
+async def test_only_the_worker_that_took_a_job_may_write_it(store: Store) -> None:
+    job = await running(store, "mine")
+    stranger = job.copy()
+    stranger.worker, stranger.last_seq = "w2", 1
+    with pytest.raises(JobLost):
+        await store.save_job(stranger, logs("mine", range(1, 2)))
+    assert await store.events_after("mine", 0, 10) == []
+
+
+async def test_a_job_once_ended_takes_no_more_writes(store: Store) -> None:
+    job = await running(store, "done")
+    job.state, job.finished_at = JobState.SUCCEEDED, 5.0
+    await store.save_job(job)
+    job.last_seq = 1
+    with pytest.raises(JobLost):
+        await store.save_job(job, logs("done", range(1, 2)))
+
+
+async def test_a_queued_job_is_cancelled_at_once(store: Store) -> None:
+    await store.create_job(make_job("q"))
+    job = await store.request_cancel("q", 7.0)
+    assert job is not None
+    assert (job.state, job.error, job.finished_at) == (JobState.CANCELLED, "cancelled by the user before it started", 7)
+    assert await store.claim_job("w1") is None  # no worker will start it
+
+
+async def test_a_running_job_reads_cancelling_and_its_worker_is_told(store: Store) -> None:
+    job = await running(store, "r")
+    hub = store.hub  # type: ignore[attr-defined]
+    told = hub.watch(cancel_topic("r"))
+    shown = await store.request_cancel("r", 7.0)
+    assert shown is not None and (shown.state, shown.cancel_requested) == (JobState.CANCELLING, True)
+    with anyio.fail_after(5):
+        await told.wait()
+    # The worker writes on, unaware of the flag; readers still see `cancelling` until it ends the job.
+    job.last_seq = 1
+    await store.save_job(job, logs("r", range(1, 2)))
+    stored = await store.get_job("r")
+    assert stored is not None and stored.state is JobState.CANCELLING
+    job.state, job.error, job.finished_at = JobState.CANCELLED, "cancelled by the user", 8.0
+    await store.save_job(job)
+    stored = await store.get_job("r")
+    assert stored is not None and stored.state is JobState.CANCELLED
+
+
+async def test_cancelling_an_ended_or_unknown_job_changes_nothing(store: Store) -> None:
+    job = await running(store, "e")
+    job.state, job.finished_at = JobState.SUCCEEDED, 3.0
+    await store.save_job(job)
+    ended = await store.request_cancel("e", 9.0)
+    assert ended is not None and (ended.state, ended.finished_at) == (JobState.SUCCEEDED, 3.0)
+    assert await store.request_cancel("nope", 9.0) is None
+
+
+async def test_jobs_of_a_worker_whose_lease_lapsed_are_interrupted_and_keep_their_events(store: Store) -> None:
+    lost = await running(store, "lost", WORKER)
+    lost.last_seq = 3
+    await store.save_job(lost, logs("lost", range(1, 4)))
+    await running(store, "alive", OTHER)
+    await store.renew_lease(WORKER, -1)  # its last renewal has run out
+    assert await store.interrupt_jobs_of_lost_workers() == ["lost"]
+    job = await store.get_job("lost")
+    assert job is not None and job.state is JobState.INTERRUPTED
+    assert job.error == (
+        "the worker w1 on host-a (pid 101) was lost while running the job: it stopped renewing its lease"
+    )
+    assert [e.seq for e in await store.events_after("lost", 0, 10)] == [1, 2, 3]
+    alive = await store.get_job("alive")
+    assert alive is not None and alive.state is JobState.RUNNING
+    assert await store.interrupt_jobs_of_lost_workers() == []
+    with pytest.raises(JobLost):  # should the lost worker come back, its writes are refused
+        await store.save_job(lost)
+
+
+async def test_interrupt_unfinished_leaves_queued_and_ended_jobs_alone(store: Store) -> None:
+    await running(store, "r")
+    await store.create_job(make_job("q"))
+    await store.create_job(make_job("c"))
+    await store.request_cancel("c", 2.0)
+    assert await store.interrupt_unfinished("the dashboard stopped", 9.0) == ["r"]
+    states = {job.id: job.state for job in await store.list_jobs()}
+    assert states == {"r": JobState.INTERRUPTED, "q": JobState.QUEUED, "c": JobState.CANCELLED}
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_news_reaches_every_process_that_shares_the_database(db: str) -> None:
+    web_hub, worker_hub = Hub(), Hub()
+    async with open_store(db, web_hub) as web, open_store(db, worker_hub) as worker_side:
+        queue = worker_hub.watch(QUEUE)
+        await web.create_job(make_job("x"))
+        with anyio.fail_after(5):
+            await queue.wait()
+        await worker_side.renew_lease(WORKER, 60)
+        job = await worker_side.claim_job(WORKER.id)
+        assert job is not None
+        line = web_hub.watch(job_topic("x"))
+        job.state, job.last_seq = JobState.RUNNING, 1
+        await worker_side.save_job(job, logs("x", range(1, 2)))
+        with anyio.fail_after(5):
+            await line.wait()
+        cancel = worker_hub.watch(cancel_topic("x"))
+        await web.request_cancel("x", 3.0)
+        with anyio.fail_after(5):
+            await cancel.wait()

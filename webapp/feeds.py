@@ -1,0 +1,225 @@
+"""Render once: a job's live tail, shared by every viewer of the job in this web process.
+
+One `JobFeed` per watched job reads the job's new events from the store when the hub says there is
+news, renders each of them once (the page's own partials), and keeps the newest ones as ready SSE
+text. Viewers at the tail then share the very same bytes: a viewer costs a socket write, not a
+render. Status and progress are rendered once per change, and sent to a viewer only when it has not
+seen that version. A viewer further behind than the feed keeps catches up from the store
+(`stream.py`); the feed never holds anyone's backlog.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import anyio
+from anyio.abc import TaskGroup
+from starlette.templating import Jinja2Templates
+
+from webapp.events import Event, Job
+from webapp.hub import Hub, job_topic
+from webapp.rendering import render_line, render_progress, render_status
+from webapp.store import Store
+
+log = logging.getLogger(__name__)
+
+KEEP_LINES = 2000  # rendered lines a feed keeps for viewers slightly behind the tail
+READ_EVENTS = 500  # events per store read
+MESSAGE_BYTES = 256 * 1024  # most bytes of lines in one SSE message
+
+
+def sse_data(html: str) -> str:
+    """HTML as the data lines of an SSE message. A CR would end an SSE line (and let server data forge
+    fields), so it is written as the character reference it stands for: the same text, once parsed."""
+    return "data: " + html.replace("\r", "&#13;").replace("\n", "\ndata: ") + "\n"
+
+
+def sse_partial(target: str, swap: str, html_as_data: str) -> str:
+    return f'data: <hx-partial hx-target="{target}" hx-swap="{swap}">\n{html_as_data}data: </hx-partial>\n'
+
+
+def events_count(last_seq: int) -> str:
+    return sse_partial("#events-count", "innerHTML", sse_data(f'<span data-events="{last_seq}">{last_seq}</span>'))
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A fragment rendered once per change: `version` counts the changes."""
+
+    version: int
+    key: tuple[object, ...]
+    sse: str
+
+
+@dataclass(slots=True)
+class Seen:
+    """What one viewer has been sent."""
+
+    cursor: int
+    status: int = -1
+    progress: int = -1
+
+
+class JobFeed:
+    def __init__(self, job_id: str, store: Store, hub: Hub, templates: Jinja2Templates) -> None:
+        self.job_id = job_id
+        self._store = store
+        self._hub = hub
+        self._templates = templates
+        self.ready = anyio.Event()
+        self.changed = anyio.Event()
+        self.job: Job | None = None
+        self.last_seq = 0  # the newest event rendered (or, at first, the job's last one when the feed began)
+        self.ended = False  # the job has ended and every one of its events is here or before
+        self.status = Part(-1, (), "")
+        self.progress = Part(-1, (), "")
+        self._lines: deque[str] = deque(maxlen=KEEP_LINES)
+        # Messages composed since the last change, by the viewer's point: shared by every viewer there.
+        self._messages: dict[tuple[int, int, int], tuple[bytes | None, int]] = {}
+        self.viewers = 0
+        self.scope = anyio.CancelScope()
+
+    @property
+    def first_seq(self) -> int:
+        """The oldest event this feed can serve; older ones come from the store."""
+        return self.last_seq - len(self._lines) + 1
+
+    async def run(self) -> None:
+        with self.scope:
+            try:
+                await self._follow()
+            finally:
+                self.ready.set()  # a viewer must never wait on a feed that failed to start
+
+    async def _follow(self) -> None:
+        topic = job_topic(self.job_id)
+        first = True
+        while True:
+            news = self._hub.watch(topic)
+            # The job before its events: a job seen ended has every event stored already.
+            job = await self._store.get_job(self.job_id)
+            if job is None:
+                self.ended = True
+                self._publish()
+                return
+            if first:
+                self.last_seq, first = job.last_seq, False
+                events: list[Event] = []
+            else:
+                events = await self._store.events_after(self.job_id, self.last_seq, READ_EVENTS)
+            self._take(job, events)
+            self.ended = job.state.is_terminal and len(events) < READ_EVENTS
+            self.ready.set()
+            self._publish()
+            if self.ended:
+                self._hub.forget(topic)
+                return
+            if len(events) < READ_EVENTS:
+                await news.wait()
+
+    def _take(self, job: Job, events: Sequence[Event]) -> None:
+        self.job = job
+        for event in events:
+            self._lines.append(sse_data(render_line(self._templates, event)))
+        if events:
+            self.last_seq = events[-1].seq
+        status_key = (job.state, job.error, job.result is not None)
+        if status_key != self.status.key:
+            self.status = Part(self.status.version + 1, status_key, self._partial_status(job))
+        progress_key = (job.progress, job.total, job.message)
+        if progress_key != self.progress.key:
+            self.progress = Part(self.progress.version + 1, progress_key, self._partial_progress(job))
+
+    def _partial_status(self, job: Job) -> str:
+        # Morphed in place: the Cancel button in it survives, under a pointer or a keyboard focus.
+        return sse_partial("#job-status", "innerMorph", sse_data(render_status(self._templates, job)))
+
+    def _partial_progress(self, job: Job) -> str:
+        return sse_partial("#progress", "innerHTML", sse_data(render_progress(self._templates, job)))
+
+    def _publish(self) -> None:
+        self._messages.clear()
+        changed, self.changed = self.changed, anyio.Event()
+        changed.set()
+
+    def lines_after(self, cursor: int, max_bytes: int = MESSAGE_BYTES) -> tuple[list[str], int]:
+        """Ready lines after `cursor` (which must be >= first_seq - 1), at most `max_bytes` of them (and at
+        least one); and the seq of the last one."""
+        start = cursor + 1 - self.first_seq
+        lines: list[str] = []
+        size = 0
+        for index in range(start, len(self._lines)):
+            line = self._lines[index]
+            if lines and size + len(line) > max_bytes:
+                break
+            lines.append(line)
+            size += len(line)
+        return lines, cursor + len(lines)
+
+    def message_for(self, seen: Seen) -> bytes | None:
+        """The next message for a viewer at the tail, or None when it has seen everything. Viewers at the
+        same point get the same bytes object: composed once, written to each socket."""
+        key = (seen.cursor, seen.status, seen.progress)
+        cached = self._messages.get(key)
+        if cached is None:
+            lines, last = self.lines_after(seen.cursor)
+            cached = self._messages[key] = (self.compose(lines, seen, last), last)
+        message, last = cached
+        if message is not None:
+            self.mark_sent(seen, last)
+        return message
+
+    def compose(self, lines: Sequence[str], seen: Seen, last: int, *, replace_log: str | None = None) -> bytes | None:
+        """One SSE message: `lines` appended to the log (or, with `replace_log`, replacing it, preceded by that
+        note of hidden lines), the count, and status and progress if this viewer has not seen them yet."""
+        parts: list[str] = [f"id: {last}\n"]
+        if lines or replace_log is not None:
+            swap = "beforeend" if replace_log is None else "innerHTML"
+            parts.append(sse_partial("#log", swap, "".join(lines)))
+            if replace_log is not None:
+                parts.append(replace_log)
+            parts.append(events_count(last))
+        if self.progress.version != seen.progress:
+            parts.append(self.progress.sse)
+        if self.status.version != seen.status:
+            parts.append(self.status.sse)
+        if len(parts) == 1:
+            return None
+        parts.append("\n")
+        return "".join(parts).encode()
+
+    def mark_sent(self, seen: Seen, cursor: int) -> None:
+        seen.cursor = cursor
+        seen.status, seen.progress = self.status.version, self.progress.version
+
+
+class Feeds:
+    """The feeds of one web process: created by the first viewer of a job, dropped after the last."""
+
+    def __init__(self, store: Store, hub: Hub, templates: Jinja2Templates, task_group: TaskGroup) -> None:
+        self._store = store
+        self._hub = hub
+        self._templates = templates
+        self._tg = task_group
+        self._feeds: dict[str, JobFeed] = {}
+
+    @contextlib.asynccontextmanager
+    async def follow(self, job_id: str) -> AsyncIterator[JobFeed]:
+        feed = self._feeds.get(job_id)
+        if feed is None:
+            feed = self._feeds[job_id] = JobFeed(job_id, self._store, self._hub, self._templates)
+            self._tg.start_soon(feed.run, name=f"feed {job_id}")
+        feed.viewers += 1
+        try:
+            await feed.ready.wait()
+            yield feed
+        finally:
+            feed.viewers -= 1
+            if feed.viewers == 0:
+                feed.scope.cancel()
+                if self._feeds.get(job_id) is feed:
+                    del self._feeds[job_id]

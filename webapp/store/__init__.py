@@ -1,0 +1,253 @@
+"""Where jobs and their events are kept, how workers share the queue, and how processes hear of changes.
+
+`Store` is the one interface the rest of the app uses; `open_store(db, hub)` picks the backend from `--db`:
+
+- a file path: SQLite (`sqlite.py`), the embedded default, for one dashboard process;
+- a `postgresql://` URL: PostgreSQL (`postgres.py`), shared by any number of web and worker processes.
+
+Every backend keeps the same contract (tests/unit/test_store_contract.py runs it on both): events of a job are
+appended in seq order and never change; `save_job` stores events and the job's fields atomically; after each
+commit the store publishes the matching hub topics (see `webapp.hub`) in every process that uses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from webapp.events import Event, Job, JobState
+from webapp.hub import JOBS, Hub, job_topic
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+# States a worker may still write over; anything else is settled. `cancelling` is never stored: it is
+# `running` with a cancel asked for (see `Job.cancel_requested`).
+ACTIVE_STATES = (JobState.STARTING.value, JobState.RUNNING.value)
+CANCELLED_BEFORE_START = "cancelled by the user before it started"
+
+
+class JobLost(Exception):
+    """The job is no longer this worker's to write: another process settled it (e.g. its lease lapsed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A worker process, as other processes see it while it holds its lease."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: float
+
+    def describe(self) -> str:
+        return f"{self.id} on {self.host} (pid {self.pid})"
+
+
+def lost_worker_error(worker: WorkerInfo) -> str:
+    return f"the worker {worker.describe()} was lost while running the job: it stopped renewing its lease"
+
+
+class Store(Protocol):
+    """Persistence for jobs and events, the job queue and worker leases."""
+
+    # -- Jobs as people and scripts see them --------------------------------------------------------
+
+    async def create_job(self, job: Job) -> None:
+        """Insert a `queued` job; wakes workers (`queue`) and lists (`jobs`)."""
+
+    async def get_job(self, job_id: str) -> Job | None: ...
+
+    async def list_jobs(self, limit: int = 50) -> list[Job]:
+        """Newest first."""
+
+    async def events_after(self, job_id: str, after: int, limit: int) -> list[Event]:
+        """Events with seq > after, in seq order, at most `limit`."""
+
+    async def request_cancel(self, job_id: str, at: float) -> Job | None:
+        """Ask for the job to stop. A queued job is cancelled at once; a running one is flagged for its
+        worker (`cancel:<id>`) and reads `cancelling` until the worker ends it. None: no such job."""
+
+    # -- Workers -------------------------------------------------------------------------------------
+
+    async def renew_lease(self, worker: WorkerInfo, lease_seconds: float) -> None:
+        """Register the worker, or extend its lease, to `lease_seconds` from now (by the store's clock)."""
+
+    async def unregister_worker(self, worker_id: str) -> None: ...
+
+    async def claim_job(self, worker_id: str) -> Job | None:
+        """Take the oldest queued job (now `starting`, owned by `worker_id`), or None if there is none.
+        Two workers never take the same job."""
+
+    async def save_job(self, job: Job, events: Sequence[Event] = ()) -> None:
+        """Persist the job's fields and append `events`, atomically, as its worker (`job.worker`).
+        Raises JobLost, writing nothing, if the job is no longer that worker's or no longer active."""
+
+    async def interrupt_jobs_of_lost_workers(self) -> list[str]:
+        """Mark `interrupted` the active jobs of every worker whose lease has lapsed; return their ids."""
+
+    async def interrupt_unfinished(self, error: str, finished_at: float) -> list[str]:
+        """Mark every started, unfinished job `interrupted` (one process per SQLite file: at its start)."""
+
+
+@contextlib.asynccontextmanager
+async def open_store(db: str, hub: Hub) -> AsyncIterator[Store]:
+    """Open (creating or migrating the schema) the store that `db` names, for as long as the block runs."""
+    if db.startswith(POSTGRES_SCHEMES):
+        from webapp.store.postgres import PostgresStore
+
+        async with PostgresStore(db, hub) as store:
+            yield store
+    else:
+        from webapp.store.sqlite import SQLiteStore
+
+        async with SQLiteStore(db, hub) as store:
+            yield store
+
+
+def is_shared(db: str) -> bool:
+    """Whether several processes may share this store (web and worker roles need it)."""
+    return db.startswith(POSTGRES_SCHEMES)
+
+
+def migrations(backend: str) -> list[tuple[int, str]]:
+    """The backend's numbered schema scripts (`0001_name.sql` ...), in order."""
+    scripts = sorted((MIGRATIONS / backend).glob("*.sql"))
+    return [(int(path.name.split("_", 1)[0]), path.read_text()) for path in scripts]
+
+
+def dumps(value: Any) -> str:
+    """JSON text of server data; NaN and infinities (which JSON lacks) are kept as strings."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return json.dumps(_json_safe(value), ensure_ascii=False)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def shown_state(stored: str, cancel_requested: bool) -> JobState:
+    """A running job whose cancel was asked for reads `cancelling` until its worker ends it."""
+    state = JobState(stored)
+    if cancel_requested and stored in ACTIVE_STATES:
+        return JobState.CANCELLING
+    return state
+
+
+def job_news(job_id: str) -> tuple[str, ...]:
+    """The hub topics a change of the job publishes."""
+    return (job_topic(job_id), JOBS)
+
+
+JOB_COLUMNS = (
+    "id, tool, arguments, state, created_at, finished_at, progress, total, message, result, error,"
+    " idle_timeout, max_duration, last_seq, worker, cancel_requested_at"
+)
+EVENT_COLUMNS = "job_id, seq, kind, received_at, level, logger, data, progress, total, message, note"
+
+
+def job_row(job: Job) -> tuple[Any, ...]:
+    """A new job as a row of `jobs`, in JOB_COLUMNS order."""
+    return (
+        job.id,
+        job.tool,
+        dumps(job.arguments),
+        job.state.value,
+        job.created_at,
+        job.finished_at,
+        job.progress,
+        job.total,
+        job.message,
+        None if job.result is None else dumps(job.result),
+        job.error,
+        job.idle_timeout,
+        job.max_duration,
+        job.last_seq,
+        job.worker,
+        None,
+    )
+
+
+def job_update(job: Job) -> tuple[Any, ...]:
+    """The fields a worker writes, in the order of the backends' UPDATE statements."""
+    return (
+        job.state.value,
+        job.finished_at,
+        job.progress,
+        job.total,
+        job.message,
+        None if job.result is None else dumps(job.result),
+        job.error,
+        job.last_seq,
+    )
+
+
+def job_from_row(row: Sequence[Any]) -> Job:
+    cancel_requested = row[15] is not None
+    return Job(
+        id=row[0],
+        tool=row[1],
+        arguments=json.loads(row[2]),
+        state=shown_state(row[3], cancel_requested),
+        created_at=row[4],
+        finished_at=row[5],
+        progress=row[6],
+        total=row[7],
+        message=row[8],
+        result=None if row[9] is None else json.loads(row[9]),
+        error=row[10],
+        idle_timeout=row[11],
+        max_duration=row[12],
+        last_seq=row[13],
+        worker=row[14],
+        cancel_requested=cancel_requested,
+    )
+
+
+def event_rows(events: Sequence[Event]) -> list[tuple[Any, ...]]:
+    """Events as rows of the `events` table: data as JSON text (log lines only)."""
+    return [
+        (
+            e.job_id,
+            e.seq,
+            e.kind,
+            e.received_at,
+            e.level,
+            e.logger,
+            None if e.kind != "log" else dumps(e.data),
+            e.progress,
+            e.total,
+            e.message,
+            e.note,
+        )
+        for e in events
+    ]
+
+
+def event_from_row(row: Sequence[Any]) -> Event:
+    return Event(
+        job_id=row[0],
+        seq=row[1],
+        kind=row[2],
+        received_at=row[3],
+        level=row[4],
+        logger=row[5],
+        data=None if row[6] is None else json.loads(row[6]),
+        progress=row[7],
+        total=row[8],
+        message=row[9],
+        note=row[10],
+    )
