@@ -86,3 +86,18 @@ def db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
         return str(tmp_path / "jobs.sqlite3")
     server: TempPostgres = request.getfixturevalue("postgres")
     return server.create_database(f"test_{next(_databases)}")
+
+
+@pytest.fixture(scope="session")
+def pg_dashboard(mcp_server: ChildServer, postgres: TempPostgres) -> Iterator[Dashboard]:
+    """The real dashboard on PostgreSQL, connected to the shared MCP server."""
+    app = Dashboard(postgres.create_database("shared"), mcp_url=mcp_server.url).start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_dashboard(request: pytest.FixtureRequest) -> Dashboard:
+    """The shared dashboard on each backend in turn: for guarantees that must hold on both."""
+    app: Dashboard = request.getfixturevalue("dashboard" if request.param == "sqlite" else "pg_dashboard")
+    return app

@@ -23,31 +23,61 @@ SEQ = re.compile(r'data-seq="(\d+)"')
 
 
 class Dashboard:
-    """`python -m webapp` under uvicorn on a free loopback port, as a user starts it."""
+    """`python -m webapp [ROLE]` as a user starts it: under uvicorn on a free loopback port, or (`role="worker"`)
+    a worker process that serves no HTTP."""
 
     def __init__(
-        self, db: Path | str, *, mcp_url: str | None, args: tuple[str, ...] = (), port: int | None = None
+        self,
+        db: Path | str,
+        *,
+        mcp_url: str | None,
+        args: tuple[str, ...] = (),
+        port: int | None = None,
+        role: str | None = None,
     ) -> None:
         self.db = db
         self.mcp_url = mcp_url
         self.args = args
+        self.role = role
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
         self._output = tempfile.TemporaryFile()
 
     def start(self) -> Dashboard:
-        command = [sys.executable, "-m", "webapp", "--port", str(self.port), "--db", str(self.db), *self.args]
+        command = [sys.executable, "-m", "webapp", *([self.role] if self.role else [])]
+        command += ["--port", str(self.port), "--db", str(self.db), *self.args]
         if self.mcp_url is not None:
             command += ["--mcp-url", self.mcp_url]
         env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_LIVE_")}
         self.process = subprocess.Popen(command, stdout=self._output, stderr=subprocess.STDOUT, env=env)
         try:
-            wait_until_listening("127.0.0.1", self.port, timeout=30, process=self.process)
-        except (RuntimeError, TimeoutError) as exc:
+            if self.role == "worker":
+                self._wait_for_worker()
+            else:
+                wait_until_listening("127.0.0.1", self.port, timeout=30, process=self.process)
+        except (RuntimeError, TimeoutError, AssertionError) as exc:
             self.stop()
             raise RuntimeError(f"dashboard did not start: {exc}\n{self.output()}") from exc
         return self
+
+    def _wait_for_worker(self) -> None:
+        process = self.process
+        assert process is not None
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"the worker exited with status {process.returncode}")
+            return "MCP Live worker" in self.output()
+
+        wait_until(ready, what="the worker to be ready", timeout=30)
+
+    @property
+    def worker_id(self) -> str:
+        """The id a worker process announced (`MCP Live worker ID on HOST ...`)."""
+        found = re.search(r"MCP Live worker (\w+) on ", self.output())
+        assert found is not None, self.output()
+        return found.group(1)
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
         assert self.process is not None

@@ -248,7 +248,9 @@ class Worker:
             while not active.lost:
                 events, snapshot = active.recorder.pending()
                 try:
-                    await self._store.save_job(snapshot, events)
+                    # Never cancelled half-way: a write cut off after its commit leaves no one knowing it was made.
+                    with anyio.CancelScope(shield=True):
+                        await self._store.save_job(snapshot, events)
                 except JobLost:
                     self._lose(active)
                     return

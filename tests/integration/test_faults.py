@@ -1,9 +1,8 @@
-"""MCP server faults, time limits and cancel, with a server of each test's own that it may kill."""
+"""MCP server faults, time limits and cancel, with a server of each test's own that it may kill; on each backend."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,8 +18,8 @@ def protocol() -> str:
 
 
 @pytest.fixture
-def own_client(own_server: ChildServer, db_path: Path, protocol: str) -> Iterator[httpx.Client]:
-    app = Dashboard(db_path, mcp_url=own_server.url, args=("--protocol", protocol)).start()
+def own_client(own_server: ChildServer, db: str, protocol: str) -> Iterator[httpx.Client]:
+    app = Dashboard(db, mcp_url=own_server.url, args=("--protocol", protocol)).start()
     try:
         with app.client() as client:
             expected = "2025-11-25" if protocol == "legacy" else "2026-07-28"

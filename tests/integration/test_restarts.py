@@ -1,9 +1,8 @@
-"""The dashboard stopped and started again over the same SQLite file."""
+"""The dashboard stopped and started again over the same store, on each backend."""
 
 from __future__ import annotations
 
 import signal
-from pathlib import Path
 
 from tests.helpers import (
     Dashboard,
@@ -19,12 +18,12 @@ from tests.helpers import (
 from webapp.bundled import ChildServer
 
 
-def test_jobs_and_events_survive_a_restart(own_server: ChildServer, db_path: Path) -> None:
-    first = Dashboard(db_path, mcp_url=own_server.url).start()
+def test_jobs_and_events_survive_a_restart(own_server: ChildServer, db: str) -> None:
+    first = Dashboard(db, mcp_url=own_server.url).start()
     with first.client() as client:
         job = run_to_end(client, steps=6, delay=0)
     first.stop()
-    second = Dashboard(db_path, mcp_url=own_server.url).start()
+    second = Dashboard(db, mcp_url=own_server.url).start()
     try:
         with second.client() as client:
             assert client.get(f"/api/jobs/{job['id']}").json() == job
@@ -36,9 +35,9 @@ def test_jobs_and_events_survive_a_restart(own_server: ChildServer, db_path: Pat
 
 
 def test_a_graceful_stop_says_goodbye_to_viewers_interrupts_jobs_and_cancels_their_calls(
-    own_server: ChildServer, db_path: Path
+    own_server: ChildServer, db: str
 ) -> None:
-    app = Dashboard(db_path, mcp_url=own_server.url).start()
+    app = Dashboard(db, mcp_url=own_server.url).start()
     with app.client() as client:
         job_id = start_job(client, steps=1000, delay=0.02)
         with client.stream("GET", f"/jobs/{job_id}/events", timeout=10) as response:
@@ -55,7 +54,7 @@ def test_a_graceful_stop_says_goodbye_to_viewers_interrupts_jobs_and_cancels_the
     wait_until(lambda: server_stats(own_server)["running"] == 0, what="the server's call to end")
     assert server_stats(own_server)["cancelled"] == 1
 
-    again = Dashboard(db_path, mcp_url=own_server.url).start()
+    again = Dashboard(db, mcp_url=own_server.url).start()
     try:
         with again.client() as client:
             job = client.get(f"/api/jobs/{job_id}").json()
@@ -69,19 +68,31 @@ def test_a_graceful_stop_says_goodbye_to_viewers_interrupts_jobs_and_cancels_the
         again.stop()
 
 
-def test_jobs_left_running_by_a_killed_dashboard_are_marked_interrupted_on_restart(
-    own_server: ChildServer, db_path: Path
+def test_jobs_left_running_by_a_killed_dashboard_are_marked_interrupted(
+    own_server: ChildServer, db: str, backend: str
 ) -> None:
-    app = Dashboard(db_path, mcp_url=own_server.url).start()
+    app = Dashboard(db, mcp_url=own_server.url).start()
     with app.client() as client:
         job_id = start_and_watch(client, 10)
     app.stop(signal.SIGKILL)
 
-    again = Dashboard(db_path, mcp_url=own_server.url).start()
+    again = Dashboard(db, mcp_url=own_server.url).start()
     try:
         with again.client() as client:
-            job = client.get(f"/api/jobs/{job_id}").json()
-            assert (job["state"], job["error"]) == ("interrupted", "the dashboard stopped while the job was running")
+            if backend == "sqlite":  # one process per file: what it left running is over at the next start
+                job = client.get(f"/api/jobs/{job_id}").json()
+                assert (job["state"], job["error"]) == (
+                    "interrupted",
+                    "the dashboard stopped while the job was running",
+                )
+            else:  # shared: the dead process's lease lapses, and a live one says so
+                wait_until(
+                    lambda: client.get(f"/api/jobs/{job_id}").json()["state"] == "interrupted",
+                    what="the lost job to be interrupted",
+                    timeout=15,
+                )
+                job = client.get(f"/api/jobs/{job_id}").json()
+                assert "was lost while running the job: it stopped renewing its lease" in job["error"]
             assert job["events"] >= 10
             page = client.get(f"/jobs/{job_id}").text
             assert 'data-state="interrupted"' in page

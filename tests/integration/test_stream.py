@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from tests.helpers import SEQ, SseMessage, follow, read_sse, run_to_end, start_job
+from tests.helpers import SEQ, Dashboard, SseMessage, follow, read_sse, run_to_end, start_job
 
 
 def seqs_of(messages: list[SseMessage]) -> list[int]:
@@ -49,7 +49,12 @@ def test_last_event_id_wins_over_after(client: httpx.Client) -> None:
     assert seqs_of(follow(client, job["id"], after=2, last_event_id="17")) == [18, 19, 20]
 
 
-def test_a_stream_dropped_mid_job_resumes_exactly_with_last_event_id(client: httpx.Client) -> None:
+def test_a_stream_dropped_mid_job_resumes_exactly_with_last_event_id(any_dashboard: Dashboard) -> None:
+    with any_dashboard.client() as client:
+        resume_dropped_stream(client)
+
+
+def resume_dropped_stream(client: httpx.Client) -> None:
     job_id = start_job(client, steps=60, delay=0.02)
     first: list[SseMessage] = []
     with client.stream("GET", f"/jobs/{job_id}/events", timeout=30) as response:

@@ -27,9 +27,9 @@ async def watch(client: httpx.AsyncClient, job_id: str) -> list[int]:
     return seqs
 
 
-async def test_a_hundred_viewers_of_one_job_each_see_every_event_once_in_order(dashboard: Dashboard) -> None:
+async def test_a_hundred_viewers_of_one_job_each_see_every_event_once_in_order(any_dashboard: Dashboard) -> None:
     limits = httpx.Limits(max_connections=200)
-    async with httpx.AsyncClient(base_url=dashboard.url, limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=any_dashboard.url, limits=limits, timeout=30) as client:
         response = await client.post("/api/jobs", json={"tool": "run_job", "arguments": {"steps": 30, "delay": 0.05}})
         job_id = response.json()["id"]
         results: list[list[int]] = []
@@ -45,9 +45,9 @@ async def test_a_hundred_viewers_of_one_job_each_see_every_event_once_in_order(d
     assert all(seqs == list(range(1, 61)) for seqs in results)
 
 
-async def test_twenty_jobs_at_once_keep_their_lines_apart_and_gapless(dashboard: Dashboard) -> None:
+async def test_twenty_jobs_at_once_keep_their_lines_apart_and_gapless(any_dashboard: Dashboard) -> None:
     limits = httpx.Limits(max_connections=100)
-    async with httpx.AsyncClient(base_url=dashboard.url, limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=any_dashboard.url, limits=limits, timeout=30) as client:
         ids = []
         for n in range(20):
             items = [f"job{n:02d}-item{i}" for i in range(8)]
@@ -72,11 +72,14 @@ async def test_twenty_jobs_at_once_keep_their_lines_apart_and_gapless(dashboard:
             assert all(f"job{n:02d}-" in t for t in texts), texts
 
 
-def test_a_viewer_that_reads_nothing_for_a_whole_flood_slows_no_one_and_loses_nothing(dashboard: Dashboard) -> None:
+def test_a_viewer_that_reads_nothing_for_a_whole_flood_slows_no_one_and_loses_nothing(any_dashboard: Dashboard) -> None:
     # The slow viewer: a small fixed receive buffer (so the server must hold back),
     # and it reads nothing at all until the job is over.
     small_buffer = httpx.HTTPTransport(socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)])
-    with dashboard.client() as client, httpx.Client(base_url=dashboard.url, transport=small_buffer) as slow_client:
+    with (
+        any_dashboard.client() as client,
+        httpx.Client(base_url=any_dashboard.url, transport=small_buffer) as slow_client,
+    ):
         job_id = start_job(client, "flood", count=8000)
         with slow_client.stream("GET", f"/jobs/{job_id}/events", timeout=60) as slow:
             fast = follow(client, job_id, timeout=60)  # another viewer, unhindered

@@ -72,16 +72,29 @@ async def test_events_after_pages_in_seq_order(store: Store) -> None:
     assert await store.events_after("other", 0, 100) == []
 
 
-async def test_a_failed_save_writes_nothing_at_all(store: Store) -> None:
+async def test_a_retried_save_stores_each_event_once(store: Store) -> None:
     job = await running(store, "d")
-    job.last_seq = 1
-    await store.save_job(job, logs("d", range(1, 2)))
-    job.last_seq, job.message = 3, "not kept"
-    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
-        await store.save_job(job, logs("d", range(1, 4)))  # seq 1 again
+    job.last_seq = 2
+    await store.save_job(job, logs("d", range(1, 3)))
+    # The worker never heard that this commit was made (a lost answer, a dropped connection): it writes the
+    # same events again, with the ones recorded since.
+    job.last_seq, job.message = 4, "kept"
+    await store.save_job(job, logs("d", range(1, 5)))
     stored = await store.get_job("d")
-    assert stored is not None and (stored.last_seq, stored.message) == (1, None)
-    assert [e.seq for e in await store.events_after("d", 0, 10)] == [1]
+    assert stored is not None and (stored.last_seq, stored.message) == (4, "kept")
+    assert [e.seq for e in await store.events_after("d", 0, 10)] == [1, 2, 3, 4]
+
+
+async def test_a_failed_save_writes_nothing_at_all(store: Store) -> None:
+    job = await running(store, "f")
+    job.last_seq, job.message = 2, "not kept"
+    bad = logs("f", range(1, 3))
+    bad[1] = Event("f", 1, "log", 1.0, level="info")  # the same seq twice in one batch: the insert fails
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        await store.save_job(job, bad)
+    stored = await store.get_job("f")
+    assert stored is not None and (stored.last_seq, stored.message) == (0, None)
+    assert await store.events_after("f", 0, 10) == []
 
 
 async def test_jobs_are_listed_newest_first(store: Store) -> None:

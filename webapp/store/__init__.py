@@ -86,7 +86,9 @@ class Store(Protocol):
 
     async def save_job(self, job: Job, events: Sequence[Event] = ()) -> None:
         """Persist the job's fields and append `events`, atomically, as its worker (`job.worker`).
-        Raises JobLost, writing nothing, if the job is no longer that worker's or no longer active."""
+        Events already stored (seq <= the stored last_seq) are skipped: a retry after a write whose outcome
+        was lost stores nothing twice. Raises JobLost, writing nothing, if the job is no longer that
+        worker's or no longer active."""
 
     async def interrupt_jobs_of_lost_workers(self) -> list[str]:
         """Mark `interrupted` the active jobs of every worker whose lease has lapsed; return their ids."""

@@ -209,19 +209,27 @@ class PostgresStore:
         return job_from_row(row)
 
     async def save_job(self, job: Job, events: Sequence[Event] = ()) -> None:
-        fields, rows = job_update(job), event_rows(events)
+        fields = job_update(job)
         async with self._pool.connection() as conn, conn.transaction():
-            updated = await conn.execute(
-                "UPDATE jobs SET state=%s, finished_at=%s, progress=%s, total=%s, message=%s, result=%s, error=%s,"
-                f" last_seq=%s WHERE id=%s AND worker IS NOT DISTINCT FROM %s AND {_ACTIVE}",
-                (*fields, job.id, job.worker),
+            # The row, locked, with what is stored already: a retry after a commit whose answer was lost
+            # (a dropped connection, a cancelled await) must not insert the same events again.
+            cursor = await conn.execute(
+                f"SELECT last_seq FROM jobs WHERE id=%s AND worker IS NOT DISTINCT FROM %s AND {_ACTIVE} FOR UPDATE",
+                (job.id, job.worker),
             )
-            if updated.rowcount != 1:
+            row = await cursor.fetchone()
+            if row is None:
                 raise JobLost(job.id)  # leaving the block rolls the transaction back
+            rows = event_rows([e for e in events if e.seq > row[0]])
+            await conn.execute(
+                "UPDATE jobs SET state=%s, finished_at=%s, progress=%s, total=%s, message=%s, result=%s, error=%s,"
+                " last_seq=%s WHERE id=%s",
+                (*fields, job.id),
+            )
             if rows:
                 async with conn.cursor().copy(f"COPY events ({EVENT_COLUMNS}) FROM STDIN") as copy:
-                    for row in rows:
-                        await copy.write_row(row)
+                    for event_row in rows:
+                        await copy.write_row(event_row)
             await self._notify(conn, job_topic(job.id))
 
     async def interrupt_jobs_of_lost_workers(self) -> list[str]:

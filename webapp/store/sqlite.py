@@ -202,16 +202,21 @@ class SQLiteStore:
         return job
 
     async def save_job(self, job: Job, events: Sequence[Event] = ()) -> None:
-        fields, rows = job_update(job), event_rows(events)
+        fields = job_update(job)
 
         def save(db: sqlite3.Connection) -> None:
-            updated = db.execute(
-                "UPDATE jobs SET state=?, finished_at=?, progress=?, total=?, message=?, result=?, error=?,"
-                f" last_seq=? WHERE id=? AND worker IS ? AND {_ACTIVE}",
-                (*fields, job.id, job.worker),
-            )
-            if updated.rowcount != 1:
+            # What is stored already: a retry after a write whose outcome was not seen must not insert twice.
+            row = db.execute(
+                f"SELECT last_seq FROM jobs WHERE id=? AND worker IS ? AND {_ACTIVE}", (job.id, job.worker)
+            ).fetchone()
+            if row is None:
                 raise JobLost(job.id)
+            db.execute(
+                "UPDATE jobs SET state=?, finished_at=?, progress=?, total=?, message=?, result=?, error=?,"
+                " last_seq=? WHERE id=?",
+                (*fields, job.id),
+            )
+            rows = event_rows([e for e in events if e.seq > row[0]])
             if rows:
                 db.executemany(f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({_marks(11)})", rows)
 
