@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench chromium clean screenshot
+.PHONY: help run test lint bench chromium postgresql clean screenshot
 
 help: ## List the tasks
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -23,15 +23,20 @@ chromium: ## Make sure Debian's chromium is installed (for the browser tests)
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else echo "The browser tests need Debian's chromium at /usr/bin/chromium. Install it: sudo apt-get install chromium" >&2; exit 1; fi
 
+postgresql: ## Make sure Debian's PostgreSQL server binaries are there (the tests start their own, throwaway server)
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	else echo "The PostgreSQL tests need Debian's postgresql binaries. Install them: sudo apt-get install postgresql" >&2; exit 1; fi
+
 lint: $(STAMP) ## ruff and mypy --strict
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/ruff format --check
 	$(VENV)/bin/mypy
 
-test: $(STAMP) chromium lint ## Lint, then the whole test suite (unit, integration, browser)
+test: $(STAMP) chromium postgresql lint ## Lint, then the whole test suite (unit, integration, browser)
 	$(VENV)/bin/pytest $(ARGS)
 
-bench: $(STAMP) ## Throughput of the relay, reported as figures (not a test)
+bench: $(STAMP) chromium postgresql ## Speed of the relay on both backends, written to docs/benchmarks.md (not a test)
 	$(PY) -m tests.bench $(ARGS)
 
 clean: ## Remove the virtualenv and local data

@@ -6,11 +6,15 @@
   // ---- The log: at most data-max-lines lines, following its tail ----
 
   // Keep at most data-max-lines lines in the DOM; count the ones dropped (they stay in the store and API).
+  // One range removal, whatever the excess: a flood's message may bring hundreds of lines.
   function trimLog(log) {
     const max = Number(log.dataset.maxLines) || 2000;
     const excess = log.children.length - max;
     if (excess <= 0) return;
-    for (let i = 0; i < excess; i++) log.firstElementChild.remove();
+    const range = document.createRange();
+    range.setStartBefore(log.firstElementChild);
+    range.setEndBefore(log.children[excess]);
+    range.deleteContents();
     addHidden(excess);
   }
 
@@ -23,19 +27,35 @@
     notice.hidden = false;
   }
 
-  // Follow the tail like `tail -f`, unless the reader has scrolled up to look at something.
+  // Follow the tail like `tail -f`, unless the reader has scrolled up to look at something. Whether the
+  // reader is at the bottom is learnt from scroll events: reading the layout with every message would make
+  // the browser lay the whole log out again and again during a flood.
   let following = true;
+  let scrollQueued = false;
   function isAtBottom(log) {
     return log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   }
+  function followTail(log) {
+    if (!following || scrollQueued) return;
+    scrollQueued = true;
+    requestAnimationFrame(() => {
+      scrollQueued = false;
+      log.scrollTop = log.scrollHeight; // once a frame, however many messages came
+    });
+  }
+  document.addEventListener(
+    "scroll",
+    (event) => {
+      if (event.target instanceof Element && event.target.id === "log") following = isAtBottom(event.target);
+    },
+    { capture: true, passive: true },
+  );
 
   // The element that had focus before a message was swapped in: if the swap removed it (Cancel, once the job
   // has ended), focus goes to the job's status rather than being lost to <body>.
   let focusedBefore = null;
 
   document.addEventListener("htmx:sse:before:message", () => {
-    const log = document.getElementById("log");
-    if (log) following = isAtBottom(log);
     focusedBefore = document.activeElement;
   });
 
@@ -43,7 +63,7 @@
     const log = document.getElementById("log");
     if (log) {
       trimLog(log);
-      if (following) log.scrollTop = log.scrollHeight;
+      followTail(log);
     }
     if (focusedBefore && focusedBefore !== document.body && !focusedBefore.isConnected) {
       document.getElementById("job-status")?.focus({ preventScroll: true });

@@ -140,11 +140,12 @@ def follow(
     *,
     after: int | None = None,
     last_event_id: str | None = None,
+    tail: int | None = None,
     timeout: float = 30,
 ) -> list[SseMessage]:
     """Read a job's SSE stream until it ends (`event: end`); every read is bounded by `timeout`."""
     headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
-    params = {"after": after} if after is not None else {}
+    params = {name: value for name, value in (("after", after), ("tail", tail)) if value is not None}
     messages = []
     with client.stream("GET", f"/jobs/{job_id}/events", params=params, headers=headers, timeout=timeout) as response:
         response.raise_for_status()

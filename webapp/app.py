@@ -25,7 +25,7 @@ from webapp.runtime import open_runtime
 from webapp.security import SameOriginWrites, allowed_hosts
 from webapp.services import Services
 from webapp.settings import Settings
-from webapp.store import is_shared
+from webapp.store import StoreUnavailable, is_shared
 from webapp.worker import Janitor, Worker
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = True) ->
     app.include_router(pages.router)
     app.add_exception_handler(RequestValidationError, explain_invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, pages.explain_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StoreUnavailable, pages.explain_store_unavailable)  # type: ignore[arg-type]
     app.add_middleware(SameOriginWrites)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings.host))
     return app

@@ -21,15 +21,19 @@ from anyio.abc import TaskGroup
 from starlette.templating import Jinja2Templates
 
 from webapp.events import Event, Job
-from webapp.hub import Hub, job_topic
+from webapp.hub import Hub, Pacer, job_topic
 from webapp.rendering import render_line, render_progress, render_status
-from webapp.store import Store
+from webapp.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 KEEP_LINES = 2000  # rendered lines a feed keeps for viewers slightly behind the tail
 READ_EVENTS = 500  # events per store read
 MESSAGE_BYTES = 256 * 1024  # most bytes of lines in one SSE message
+STORE_RETRY_SECONDS = 1.0
+# As the worker's writes (see hub.Pacer), and 0.1 ms for each viewer woken (a message each), 50 ms at most:
+# 200 viewers of a busy job get a message each about twenty times a second, not hundreds.
+READ_PACE = {"per_item": 0.00025, "per_reader": 0.0001, "at_most": 0.05}
 
 
 def sse_data(html: str) -> str:
@@ -91,27 +95,34 @@ class JobFeed:
     async def run(self) -> None:
         with self.scope:
             try:
-                await self._follow()
+                while True:
+                    try:
+                        await self._follow()
+                        return
+                    except StoreUnavailable as exc:
+                        # Viewers wait, as they would for a quiet job; the feed picks up where it stopped.
+                        log.warning("feed of job %s: %s; retrying", self.job_id, exc)
+                        await anyio.sleep(STORE_RETRY_SECONDS)
             finally:
                 self.ready.set()  # a viewer must never wait on a feed that failed to start
 
     async def _follow(self) -> None:
         topic = job_topic(self.job_id)
-        first = True
+        if self.job is None:  # new: serve from the job's end on; viewers behind it read the store
+            job = await self._store.get_job(self.job_id)
+            self.last_seq = job.last_seq if job else 0
+        pacer = Pacer(**READ_PACE)
         while True:
             news = self._hub.watch(topic)
-            # The job before its events: a job seen ended has every event stored already.
-            job = await self._store.get_job(self.job_id)
+            await pacer.wait()
+            # One snapshot: a job seen ended comes with all of its remaining events.
+            job, events = await self._store.job_and_events_after(self.job_id, self.last_seq, READ_EVENTS)
             if job is None:
                 self.ended = True
                 self._publish()
                 return
-            if first:
-                self.last_seq, first = job.last_seq, False
-                events: list[Event] = []
-            else:
-                events = await self._store.events_after(self.job_id, self.last_seq, READ_EVENTS)
             self._take(job, events)
+            pacer.handled(len(events), readers=self.viewers)
             self.ended = job.state.is_terminal and len(events) < READ_EVENTS
             self.ready.set()
             self._publish()

@@ -14,6 +14,8 @@ PostgreSQL's LISTEN/NOTIFY, so every process on every host hears them.
 
 from __future__ import annotations
 
+import time
+
 import anyio
 
 QUEUE = "queue"
@@ -76,3 +78,28 @@ async def wait_any(*events: anyio.Event) -> None:
 
         for event in events:
             tg.start_soon(wait_for, event)
+
+
+class Pacer:
+    """Paces a loop that handles whatever has piled up since its last round (a job's writes, a feed's reads).
+
+    After a quiet spell it goes at once. After a round it waits `per_item` seconds for each item it handled and
+    `per_reader` for each reader it then woke, `at_most` in all: a burst's batches grow until their fixed costs
+    (a transaction, a read, a render of the bar, a message to every viewer) are shared by many items, while a
+    quiet job's line is never held back.
+    """
+
+    def __init__(self, per_item: float, at_most: float, per_reader: float = 0.0) -> None:
+        self.per_item = per_item
+        self.per_reader = per_reader
+        self.at_most = at_most
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        pause = self._next - time.monotonic()
+        if pause > 0:
+            await anyio.sleep(pause)
+
+    def handled(self, items: int, readers: int = 0) -> None:
+        pause = self.per_item * items + self.per_reader * readers
+        self._next = time.monotonic() + min(self.at_most, pause)

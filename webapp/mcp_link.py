@@ -17,7 +17,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, Self
 
 import anyio
 from mcp import Client, MCPError
@@ -144,12 +144,29 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-class _TapReader:
-    """The transport's read stream, with the tap in front: what it consumes, the session never sees."""
+class _Wrapped:
+    """A stream of the transport's, handed on: closing and entering go to the stream itself."""
 
     def __init__(self, inner: Any, tap: _Tap) -> None:
         self._inner = inner
         self._tap = tap
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> Self:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        result: bool | None = await self._inner.__aexit__(exc_type, exc, tb)
+        return result
+
+
+class _TapReader(_Wrapped):
+    """The transport's read stream, with the tap in front: what it consumes, the session never sees."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)  # e.g. `last_context`, which the SDK reads when present
@@ -169,41 +186,11 @@ class _TapReader:
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
-    async def __aenter__(self) -> _TapReader:
-        await self._inner.__aenter__()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        result: bool | None = await self._inner.__aexit__(exc_type, exc, tb)
-        return result
-
-
-class _TapWriter:
-    def __init__(self, inner: Any, tap: _Tap) -> None:
-        self._inner = inner
-        self._tap = tap
-
+class _TapWriter(_Wrapped):
     async def send(self, item: SessionMessage, /) -> None:
         self._tap.outgoing(item)
         await self._inner.send(item)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def __aenter__(self) -> _TapWriter:
-        await self._inner.__aenter__()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        result: bool | None = await self._inner.__aexit__(exc_type, exc, tb)
-        return result
 
 
 @contextlib.asynccontextmanager

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from webapp.api import find_job
 from webapp.rendering import example_arguments
 from webapp.services import InvalidJob, Services, get_services
+from webapp.store import StoreUnavailable
 
 router = APIRouter(default_response_class=HTMLResponse)
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -158,7 +159,7 @@ async def server_status(request: Request, services: ServicesDep) -> Response:
     )
 
 
-ERROR_TITLES = {404: "Not found", 405: "Method not allowed"}
+ERROR_TITLES = {404: "Not found", 405: "Method not allowed", 503: "Unavailable for a moment"}
 
 
 async def explain_http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -183,3 +184,9 @@ async def explain_http_error(request: Request, exc: StarletteHTTPException) -> R
     return services.templates.TemplateResponse(
         request, "error.html", context, status_code=exc.status_code, headers=exc.headers
     )
+
+
+async def explain_store_unavailable(request: Request, exc: StoreUnavailable) -> Response:
+    """The store is down for a moment (a database restarting): say so, as a 503, rather than fail with a 500."""
+    detail = f"The job store is unavailable right now ({exc}). Try again in a moment."
+    return await explain_http_error(request, StarletteHTTPException(503, detail, headers={"Retry-After": "5"}))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,10 @@ def build_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=TEMPLATES_DIR)
     env = templates.env
     env.trim_blocks = env.lstrip_blocks = True
+    # Templates are read once: checking each file for changes on every render costs a stat() per log line.
+    env.auto_reload = False
     env.filters.update(
         pretty=pretty,
-        clock=clock,
         iso=iso_time,
         level_class=level_class,
         number=number,
@@ -41,10 +41,6 @@ def pretty(data: Any) -> str:
         return data
     compact = json.dumps(data, ensure_ascii=False)
     return compact if len(compact) <= COMPACT_WIDTH else json.dumps(data, indent=2, ensure_ascii=False)
-
-
-def clock(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
 def level_class(level: str | None) -> str:

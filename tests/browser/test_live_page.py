@@ -174,3 +174,51 @@ def test_an_unknown_job_or_page_shows_a_page_with_a_way_back(page: Page, dashboa
         expect(page.locator("main")).to_contain_text(says)
         page.get_by_role("link", name="← all jobs").click()
         page.wait_for_url(dashboard.url + "/")
+
+
+def set_tab_hidden(page: Page, hidden: bool) -> None:
+    """What the browser does when the user switches tabs: htmx pauses the stream, and resumes it on return."""
+    page.evaluate(
+        """hidden => {
+            Object.defineProperty(document, "hidden", {configurable: true, get: () => hidden});
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        hidden,
+    )
+
+
+def test_a_tab_back_from_the_background_jumps_to_the_newest_lines_and_counts_the_ones_it_skipped(
+    page: Page, small_dashboard: Dashboard
+) -> None:
+    total = 400
+    with small_dashboard.client() as client:
+        job_id = start_job(client, steps=total // 2, delay=0.02)
+        page.goto(f"{small_dashboard.url}/jobs/{job_id}")
+        expect(page.locator('#log > li[data-seq="10"]')).to_be_attached(timeout=TIMEOUT)
+        set_tab_hidden(page, True)
+        paused_at = max(seqs_in_dom(page))
+        wait_until(
+            lambda: client.get(f"/api/jobs/{job_id}").json()["events"] > paused_at + 150,
+            what="the job to move well past the page's 50 lines",
+        )
+        page.evaluate(
+            """() => {
+                window.linesAdded = 0;
+                new MutationObserver(records => {
+                    for (const record of records) {
+                        for (const node of record.addedNodes) if (node.nodeName === "LI") window.linesAdded++;
+                    }
+                }).observe(document.getElementById("log"), {childList: true});
+            }"""
+        )
+        events_at_return = client.get(f"/api/jobs/{job_id}").json()["events"]
+        set_tab_hidden(page, False)
+        expect(state_badge(page)).to_have_attribute("data-state", "succeeded", timeout=TIMEOUT)
+    # Only what the page keeps: the newest 50 at the jump, then what came live. Without the jump it would
+    # have been sent everything it missed (at least 150 more), only to trim it again.
+    assert page.evaluate("window.linesAdded") <= 50 + (total - events_at_return)
+    expect(page.locator("#log > li").last).to_have_attribute("data-seq", str(total), timeout=TIMEOUT)
+    seqs = seqs_in_dom(page)
+    assert 0 < len(seqs) <= 50
+    assert seqs == list(range(total - len(seqs) + 1, total + 1))  # the newest, each once, in order
+    expect(page.locator("#hidden-lines .count")).to_have_text(str(total - len(seqs)))

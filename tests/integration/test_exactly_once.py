@@ -3,6 +3,7 @@ to another request. Each was measured losing or doubling lines before."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,11 +24,16 @@ def sqlite_app(own_server: ChildServer, db_path: Path) -> Iterator[Dashboard]:
     app.stop()
 
 
-def hold_write_lock(db_path: Path) -> sqlite3.Connection:
+@contextlib.contextmanager
+def write_locked(db_path: Path) -> Iterator[None]:
     """Another process's write lock on the file, as a backup tool or a second program might hold it."""
     other = sqlite3.connect(db_path, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
-    return other
+    try:
+        yield
+    finally:
+        other.rollback()
+        other.close()
 
 
 def test_a_store_locked_past_its_busy_timeout_loses_no_event_and_never_freezes_the_dashboard(
@@ -39,16 +45,12 @@ def test_a_store_locked_past_its_busy_timeout_loses_no_event_and_never_freezes_t
             job_id = start_job(client, steps=60, delay=0.03)
             with client.stream("GET", f"/jobs/{job_id}/events", timeout=10) as response:
                 read_until(response.iter_lines(), 10)
-            lock = hold_write_lock(db_path)
-            try:
+            with write_locked(db_path):
                 # Held until a write has waited out SQLite's busy timeout (5 s) and failed: the old code lost
                 # events right here, and its event loop stood still while it waited.
                 wait_until(lambda: RETRYING in app.output(), what="a write to fail", timeout=30)
                 assert client.get("/api/server", timeout=2).status_code == 200  # the loop answers meanwhile
                 assert client.get(f"/api/jobs/{job_id}", timeout=2).json()["state"] == "running"  # WAL: reads go on
-            finally:
-                lock.rollback()
-                lock.close()
             follow(client, job_id, timeout=30)
             job = client.get(f"/api/jobs/{job_id}").json()
             assert (job["state"], job["events"]) == ("succeeded", 120)
@@ -65,16 +67,12 @@ def test_a_store_that_stays_down_fails_the_job_clearly_and_keeps_every_event(
         job_id = start_job(client, steps=100_000, delay=0.02)
         with client.stream("GET", f"/jobs/{job_id}/events", timeout=10) as response:
             read_until(response.iter_lines(), 6)
-        lock = hold_write_lock(db_path)
-        try:
+        with write_locked(db_path):
             wait_until(
                 lambda: "the store could not be written for 4 s" in sqlite_app.output(),
                 what="the job to give up",
                 timeout=30,
             )
-        finally:
-            lock.rollback()
-            lock.close()
         follow(client, job_id, timeout=30)
         job = client.get(f"/api/jobs/{job_id}").json()
         assert job["state"] == "failed"

@@ -9,6 +9,8 @@ import pytest
 
 from tests.helpers import SEQ, Dashboard, SseMessage, follow, read_sse, run_to_end, start_job
 
+REPLACE_LOG = '<hx-partial hx-target="#log" hx-swap="innerHTML">'
+
 
 def seqs_of(messages: list[SseMessage]) -> list[int]:
     return [seq for m in messages for seq in m.seqs]
@@ -129,3 +131,32 @@ def test_status_goes_out_only_when_it_changes_and_the_count_with_every_batch(cli
     assert 'data-state="succeeded"' in status_updates[-1].data
     assert all('hx-target="#events-count"' in m.data for m in with_lines)
     assert 'data-events="60"' in with_lines[-1].data
+
+
+def test_a_viewer_further_behind_than_tail_gets_the_newest_lines_and_the_count_it_skipped(
+    client: httpx.Client,
+) -> None:
+    job = run_to_end(client, "flood", count=1000)
+    messages = [m for m in follow(client, job["id"], tail=50) if m.event is None]
+    first = messages[0]
+    assert REPLACE_LOG in first.data  # the page's log is replaced, not appended to
+    assert 'id="hidden-lines" data-hidden="1950"' in first.data
+    assert seqs_of(messages) == list(range(1951, 2001))
+
+
+def test_a_viewer_within_tail_gets_every_line_after_its_cursor(client: httpx.Client) -> None:
+    job = run_to_end(client, steps=30, delay=0)
+    messages = follow(client, job["id"], after=20, tail=50)
+    assert seqs_of(messages) == list(range(21, 61))
+    assert not any(REPLACE_LOG in m.data for m in messages)
+
+
+def test_a_reconnect_far_behind_a_running_flood_jumps_ahead_and_shows_each_line_once(client: httpx.Client) -> None:
+    job_id = start_job(client, "flood", count=4000)
+    messages = follow(client, job_id, last_event_id="1", tail=100, timeout=60)
+    shown = seqs_of(messages)
+    assert shown == sorted(set(shown)) and shown[-1] == 8000  # never twice, never backwards, to the end
+    for message in messages:
+        if REPLACE_LOG in message.data:
+            # Each jump says how many lines came before the first one it shows.
+            assert f'data-hidden="{message.seqs[0] - 1}"' in message.data

@@ -72,6 +72,16 @@ async def test_events_after_pages_in_seq_order(store: Store) -> None:
     assert await store.events_after("other", 0, 100) == []
 
 
+async def test_a_job_and_its_events_are_read_as_one_snapshot(store: Store) -> None:
+    job = await running(store, "s")
+    job.last_seq, job.message = 3, "three"
+    await store.save_job(job, logs("s", range(1, 4)))
+    read, events = await store.job_and_events_after("s", 1, 10)
+    assert read is not None and (read.last_seq, read.message) == (3, "three")
+    assert [e.seq for e in events] == [2, 3]
+    assert await store.job_and_events_after("nope", 0, 10) == (None, [])
+
+
 async def test_a_retried_save_stores_each_event_once(store: Store) -> None:
     job = await running(store, "d")
     job.last_seq = 2

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from webapp.events import Event, Job, JobState
+from webapp.events import Event, Job, JobState, json_safe
 from webapp.hub import JOBS, Hub, job_topic
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -30,6 +29,11 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 # `running` with a cancel asked for (see `Job.cancel_requested`).
 ACTIVE_STATES = (JobState.STARTING.value, JobState.RUNNING.value)
 CANCELLED_BEFORE_START = "cancelled by the user before it started"
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached or used right now (a database restarting, a file locked too long).
+    What was asked may be retried; nothing was half done."""
 
 
 class JobLost(Exception):
@@ -68,6 +72,9 @@ class Store(Protocol):
 
     async def events_after(self, job_id: str, after: int, limit: int) -> list[Event]:
         """Events with seq > after, in seq order, at most `limit`."""
+
+    async def job_and_events_after(self, job_id: str, after: int, limit: int) -> tuple[Job | None, list[Event]]:
+        """The job and its events after `after`, as one snapshot: the job's fields match those events."""
 
     async def request_cancel(self, job_id: str, at: float) -> Job | None:
         """Ask for the job to stop. A queued job is cancelled at once; a running one is flagged for its
@@ -128,17 +135,7 @@ def dumps(value: Any) -> str:
     try:
         return json.dumps(value, ensure_ascii=False, allow_nan=False)
     except ValueError:
-        return json.dumps(_json_safe(value), ensure_ascii=False)
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(item) for item in value]
-    return value
+        return json.dumps(json_safe(value), ensure_ascii=False)
 
 
 def shown_state(stored: str, cancel_requested: bool) -> JobState:

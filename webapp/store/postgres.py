@@ -14,15 +14,16 @@ lock so that processes starting together do not race.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any
 
 import anyio
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from webapp.events import Event, Job, JobState
 from webapp.hub import JOBS, QUEUE, Hub, cancel_topic, job_topic
@@ -32,6 +33,7 @@ from webapp.store import (
     EVENT_COLUMNS,
     JOB_COLUMNS,
     JobLost,
+    StoreUnavailable,
     WorkerInfo,
     event_from_row,
     event_rows,
@@ -56,7 +58,13 @@ class PostgresStore:
         self.url = url
         self.hub = hub
         self._pool = AsyncConnectionPool(
-            url, min_size=2, max_size=POOL_SIZE, open=False, kwargs={"autocommit": True}, name="mcp-live"
+            url,
+            min_size=2,
+            max_size=POOL_SIZE,
+            open=False,
+            kwargs={"autocommit": True},
+            name="mcp-live",
+            timeout=10,  # seconds to wait for a connection before a call gives up (StoreUnavailable)
         )
         self._listener_scope = anyio.CancelScope()
         self._listening = anyio.Event()
@@ -85,7 +93,7 @@ class PostgresStore:
         await self._pool.close()
 
     async def _migrate(self) -> None:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
             try:
                 await conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
@@ -100,6 +108,14 @@ class PostgresStore:
                         log.info("database schema migrated to version %d", number)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as exc:  # the server restarting, the network gone...
+            raise StoreUnavailable(f"the database cannot be reached right now: {exc}") from exc
 
     # -- News ----------------------------------------------------------------------------------------
 
@@ -137,18 +153,18 @@ class PostgresStore:
     # -- Jobs ----------------------------------------------------------------------------------------
 
     async def create_job(self, job: Job) -> None:
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._connection() as conn, conn.transaction():
             await conn.execute(f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({_marks(16)})", job_row(job))
             await self._notify(conn, job_topic(job.id), QUEUE)
 
     async def get_job(self, job_id: str) -> Job | None:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cursor = await conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id=%s", (job_id,))
             row = await cursor.fetchone()
         return job_from_row(row) if row else None
 
     async def list_jobs(self, limit: int = 50) -> list[Job]:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cursor = await conn.execute(
                 f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at DESC, id DESC LIMIT %s", (limit,)
             )
@@ -156,7 +172,7 @@ class PostgresStore:
         return [job_from_row(row) for row in rows]
 
     async def events_after(self, job_id: str, after: int, limit: int) -> list[Event]:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cursor = await conn.execute(
                 f"SELECT {EVENT_COLUMNS} FROM events WHERE job_id=%s AND seq>%s ORDER BY seq LIMIT %s",
                 (job_id, after, limit),
@@ -164,8 +180,20 @@ class PostgresStore:
             rows = await cursor.fetchall()
         return [event_from_row(row) for row in rows]
 
+    async def job_and_events_after(self, job_id: str, after: int, limit: int) -> tuple[Job | None, list[Event]]:
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")  # one snapshot
+            cursor = await conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id=%s", (job_id,))
+            job = await cursor.fetchone()
+            cursor = await conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE job_id=%s AND seq>%s ORDER BY seq LIMIT %s",
+                (job_id, after, limit),
+            )
+            rows = await cursor.fetchall()
+        return (job_from_row(job) if job else None), [event_from_row(row) for row in rows]
+
     async def request_cancel(self, job_id: str, at: float) -> Job | None:
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._connection() as conn, conn.transaction():
             await conn.execute(
                 "UPDATE jobs SET state=%s, error=%s, finished_at=%s WHERE id=%s AND state=%s",
                 (JobState.CANCELLED.value, CANCELLED_BEFORE_START, at, job_id, JobState.QUEUED.value),
@@ -183,7 +211,7 @@ class PostgresStore:
     # -- Workers -------------------------------------------------------------------------------------
 
     async def renew_lease(self, worker: WorkerInfo, lease_seconds: float) -> None:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.execute(
                 "INSERT INTO workers VALUES (%s, %s, %s, %s, now() + make_interval(secs => %s))"
                 " ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until",
@@ -191,11 +219,11 @@ class PostgresStore:
             )
 
     async def unregister_worker(self, worker_id: str) -> None:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.execute("DELETE FROM workers WHERE id=%s", (worker_id,))
 
     async def claim_job(self, worker_id: str) -> Job | None:
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._connection() as conn, conn.transaction():
             cursor = await conn.execute(
                 f"UPDATE jobs SET state=%s, worker=%s WHERE id = ("
                 "  SELECT id FROM jobs WHERE state=%s ORDER BY created_at, id FOR UPDATE SKIP LOCKED LIMIT 1"
@@ -210,7 +238,7 @@ class PostgresStore:
 
     async def save_job(self, job: Job, events: Sequence[Event] = ()) -> None:
         fields = job_update(job)
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._connection() as conn, conn.transaction():
             # The row, locked, with what is stored already: a retry after a commit whose answer was lost
             # (a dropped connection, a cancelled await) must not insert the same events again.
             cursor = await conn.execute(
@@ -235,7 +263,7 @@ class PostgresStore:
     async def interrupt_jobs_of_lost_workers(self) -> list[str]:
         now = time.time()
         ids: list[str] = []
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._connection() as conn, conn.transaction():
             cursor = await conn.execute(
                 "SELECT id, host, pid, started_at FROM workers WHERE lease_until < now() FOR UPDATE SKIP LOCKED"
             )
@@ -250,7 +278,7 @@ class PostgresStore:
         return ids
 
     async def interrupt_unfinished(self, error: str, finished_at: float) -> list[str]:
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._connection() as conn, conn.transaction():
             cursor = await conn.execute(
                 f"UPDATE jobs SET state=%s, error=%s, finished_at=%s WHERE {_ACTIVE} RETURNING id",
                 (JobState.INTERRUPTED.value, error, finished_at),

@@ -1,20 +1,26 @@
 """The embedded store: one SQLite file (WAL mode), for one dashboard process.
 
-Every call runs in a worker thread, never on the event loop: a write that waits on a lock another
-process holds must not freeze the pages, the streams and the MCP connections. One connection
-writes (a transaction at a time); a few others read, alongside it, as WAL allows.
+A call runs on the event loop when it can go straight through, and in a thread when it would have to
+wait. The loop's connections never wait for a lock (busy timeout 0): a call that finds the file locked
+by another process is run again in a thread, on a twin connection that waits up to BUSY_TIMEOUT_MS.
+So a lock held elsewhere never freezes the pages, the streams or the MCP connections, and the common
+call costs no thread hand-off (measured: two hops per line put the p99 latency at 7 to 15 ms).
+One transaction writes at a time; reads go alongside, as WAL allows.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 import anyio
+from anyio.abc import TaskGroup
 
 from webapp.events import Event, Job, JobState
 from webapp.hub import QUEUE, Hub, cancel_topic
@@ -24,6 +30,7 @@ from webapp.store import (
     EVENT_COLUMNS,
     JOB_COLUMNS,
     JobLost,
+    StoreUnavailable,
     WorkerInfo,
     event_from_row,
     event_rows,
@@ -35,9 +42,11 @@ from webapp.store import (
     migrations,
 )
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
-READERS = 3
+PATIENT_READERS = 2
 BUSY_TIMEOUT_MS = 5000
+CHECKPOINT_EVERY = 1.0  # seconds between WAL checkpoints, made in the background
 _ACTIVE = "state IN ({})".format(", ".join(f"'{state}'" for state in ACTIVE_STATES))
 
 
@@ -45,36 +54,63 @@ class SQLiteStore:
     def __init__(self, path: str | Path, hub: Hub) -> None:
         self.path = str(path)
         self.hub = hub
-        self._writer: sqlite3.Connection | None = None
-        self._readers: list[sqlite3.Connection] = []
-        self._write_limiter = anyio.CapacityLimiter(1)
-        self._read_limiter = anyio.CapacityLimiter(READERS)
+        self._connections: list[sqlite3.Connection] = []
+        self._writer: sqlite3.Connection | None = None  # on the loop, never waits
+        self._patient_writer: sqlite3.Connection | None = None  # in a thread, waits for another's lock
+        self._reader: sqlite3.Connection | None = None
+        self._patient_readers: list[sqlite3.Connection] = []
+        self._write_lock = anyio.Lock()  # one transaction at a time, whichever connection runs it
+        self._read_limiter = anyio.CapacityLimiter(PATIENT_READERS)
+        self._checkpoints = anyio.CancelScope()
+        self._tg: TaskGroup | None = None
 
     async def __aenter__(self) -> SQLiteStore:
         await anyio.to_thread.run_sync(self._open)
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._tg.start_soon(self._checkpoint_now_and_then, name="sqlite checkpoints")
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for db in [self._writer, *self._readers]:
-            if db is not None:
-                db.close()
+        self._checkpoints.cancel()
+        if self._tg is not None:
+            await self._tg.__aexit__(None, None, None)
+        for db in self._connections:
+            db.close()
+
+    async def _checkpoint_now_and_then(self) -> None:
+        """Move the WAL into the database file in the background. Left to SQLite, the commit that crosses the
+        WAL's size limit does it, fsync included: a pause of milliseconds in the middle of a job's writes."""
+        with self._checkpoints:
+            checkpointer = await anyio.to_thread.run_sync(self._connect, BUSY_TIMEOUT_MS)
+            while True:
+                await anyio.sleep(CHECKPOINT_EVERY)
+                try:
+                    await anyio.to_thread.run_sync(checkpointer.execute, "PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.OperationalError as exc:  # busy: the next one will do
+                    log.debug("checkpoint skipped: %s", exc)
 
     def _open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._writer = self._connect()
-        self._migrate(self._writer)
-        self._readers = [self._connect() for _ in range(READERS)]
+        self._patient_writer = self._connect(BUSY_TIMEOUT_MS)
+        self._migrate(self._patient_writer)
+        self._writer = self._connect(0)
+        self._reader = self._connect(0)
+        self._patient_readers = [self._connect(BUSY_TIMEOUT_MS) for _ in range(PATIENT_READERS)]
+        for writer in (self._writer, self._patient_writer):
+            writer.execute("PRAGMA wal_autocheckpoint=0")  # see _checkpoint_now_and_then
 
-    def _connect(self) -> sqlite3.Connection:
-        # Used from worker threads, one call at a time per connection (the limiters see to that).
+    def _connect(self, busy_timeout_ms: int) -> sqlite3.Connection:
+        # Shared between the loop and worker threads, one call at a time per connection (the locks see to that).
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives an application crash; only a power cut can lose the last commits.
         db.execute("PRAGMA synchronous=NORMAL")
-        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        db.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        self._connections.append(db)
         return db
 
     @staticmethod
@@ -90,32 +126,42 @@ class SQLiteStore:
                     db.execute("ROLLBACK")
                 raise
 
-    # -- Running calls off the loop ------------------------------------------------------------------
+    # -- Straight through on the loop, or waiting in a thread ----------------------------------------
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work` in one IMMEDIATE transaction on the writer connection, in a thread."""
-        assert self._writer is not None, "the store is not open"
-        writer = self._writer
-
-        def transaction() -> T:
-            writer.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(writer)
-            except BaseException:
-                writer.execute("ROLLBACK")
-                raise
-            writer.execute("COMMIT")
-            return result
-
-        return await anyio.to_thread.run_sync(transaction, limiter=self._write_limiter)
+        """Run `work` in one IMMEDIATE transaction: on the loop, unless the file is locked by someone else."""
+        assert self._writer is not None and self._patient_writer is not None, "the store is not open"
+        async with self._write_lock:
+            with self._unavailable_as_such():
+                try:
+                    return _transaction(self._writer, work)
+                except sqlite3.OperationalError as exc:
+                    if not _busy(exc):
+                        raise
+                # Another process holds the file: wait for it in a thread, never on the loop.
+                return await anyio.to_thread.run_sync(_transaction, self._patient_writer, work)
 
     async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        async with self._read_limiter:
-            reader = self._readers.pop()
+        assert self._reader is not None, "the store is not open"
+        with self._unavailable_as_such():
             try:
-                return await anyio.to_thread.run_sync(work, reader)
-            finally:
-                self._readers.append(reader)
+                return work(self._reader)
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
+            async with self._read_limiter:
+                reader = self._patient_readers.pop()
+                try:
+                    return await anyio.to_thread.run_sync(work, reader)
+                finally:
+                    self._patient_readers.append(reader)
+
+    @contextlib.contextmanager
+    def _unavailable_as_such(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as exc:  # locked past the busy timeout, disk full, file gone...
+            raise StoreUnavailable(f"the SQLite file {self.path} cannot be used right now: {exc}") from exc
 
     def _publish(self, *topics: str) -> None:
         for topic in topics:
@@ -150,6 +196,22 @@ class SQLiteStore:
             ).fetchall()
         )
         return [event_from_row(row) for row in rows]
+
+    async def job_and_events_after(self, job_id: str, after: int, limit: int) -> tuple[Job | None, list[Event]]:
+        def read(db: sqlite3.Connection) -> tuple[Any, list[Any]]:
+            db.execute("BEGIN")
+            try:
+                job = db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id=?", (job_id,)).fetchone()
+                events = db.execute(
+                    f"SELECT {EVENT_COLUMNS} FROM events WHERE job_id=? AND seq>? ORDER BY seq LIMIT ?",
+                    (job_id, after, limit),
+                ).fetchall()
+            finally:
+                db.execute("COMMIT")
+            return job, events
+
+        job, rows = await self._read(read)
+        return (job_from_row(job) if job else None), [event_from_row(row) for row in rows]
 
     async def request_cancel(self, job_id: str, at: float) -> Job | None:
         def cancel(db: sqlite3.Connection) -> Any:
@@ -257,6 +319,22 @@ def _interrupt(db: sqlite3.Connection, job_ids: list[str], error: str, finished_
         [(JobState.INTERRUPTED.value, error, finished_at, job_id) for job_id in job_ids],
     )
     return job_ids
+
+
+def _transaction(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(db)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """The file is locked by another connection: the call may go through later."""
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _marks(n: int) -> str:
