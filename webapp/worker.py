@@ -43,6 +43,7 @@ RETRY_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 # A write waits 0.25 ms for each event the last one took, 5 ms at most (see hub.Pacer): one transaction per
 # event costs several times what it does in a batch (measured in SQLite: 46 against 10 us an event).
 WRITE_PACE = (0.00025, 0.005)
+SETTLE_AT_MOST = 0.001  # seconds a write waits for events that are already on their way (see settle)
 
 
 def describe_this_worker() -> WorkerInfo:
@@ -244,6 +245,7 @@ class Worker:
         while True:
             await active.recorder.news.wait()
             await pacer.wait()
+            await settle(active.recorder)
             pacer.handled(await self._write(active))
 
     async def _write(self, active: _ActiveJob) -> int:
@@ -335,6 +337,19 @@ class Worker:
                 active.stop(JobState.TIMED_OUT, reason)
                 return
             await anyio.sleep(remaining)
+
+
+async def settle(recorder: Recorder) -> None:
+    """Let the event loop turn while each turn brings more events (SETTLE_AT_MOST seconds at most): those that
+    came in the same network read as the first (a log line and its progress, say) go into its write, rather
+    than wait for it to finish. A lone line costs one turn of the loop."""
+    deadline = time.monotonic() + SETTLE_AT_MOST
+    seen = recorder.backlog
+    while time.monotonic() < deadline:
+        await anyio.lowlevel.checkpoint()
+        if recorder.backlog == seen:
+            return
+        seen = recorder.backlog
 
 
 class Janitor:

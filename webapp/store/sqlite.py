@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
@@ -64,7 +64,7 @@ class SQLiteStore:
         self._checkpoints = anyio.CancelScope()
         self._tg: TaskGroup | None = None
 
-    async def __aenter__(self) -> SQLiteStore:
+    async def __aenter__(self) -> Self:
         await anyio.to_thread.run_sync(self._open)
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
