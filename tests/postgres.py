@@ -146,21 +146,30 @@ class TempPostgres:
 
     def stop(self, timeout: float = 15.0) -> None:
         """Fast shutdown (SIGINT to the postmaster), a SIGKILL if it takes longer than `timeout`; then clean up."""
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            pid = self._postmaster_pid()
-            if pid is not None:
-                os.kill(pid, signal.SIGINT)
-            else:  # not far enough to have written its pid file: the child itself is all there is to stop
-                process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        self.halt(timeout)
         if self._base is not None:
             shutil.rmtree(self._base, ignore_errors=True)
             self._base = None
+
+    def halt(self, timeout: float = 15.0) -> None:
+        """Stop the server but keep its cluster, as a database restart does; `resume()` starts it again."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        pid = self._postmaster_pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGINT)
+        else:  # not far enough to have written its pid file: the child itself is all there is to stop
+            process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def resume(self) -> None:
+        """Start the halted server again: the same cluster, on the same port."""
+        self._launch()
 
     def __enter__(self) -> TempPostgres:
         return self.start()
