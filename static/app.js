@@ -3,6 +3,21 @@
 (() => {
   "use strict";
 
+  // No eval, ever: htmx builds functions from hx-on and js: attributes, which this dashboard does not use and
+  // its Content-Security-Policy forbids. Should any reach a page, htmx refuses at once instead of trying.
+  function refuse() {
+    throw new Error("MCP Live runs no code from attributes");
+  }
+  htmx.registerExtension("no-eval", {
+    init: (api) => api.initSecurity(null, refuse, refuse),
+  });
+
+  // Ask before a form that destroys something (Delete) is sent.
+  document.addEventListener("submit", (event) => {
+    const question = event.target instanceof HTMLFormElement ? event.target.dataset.confirm : undefined;
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
+
   // ---- The log: at most data-max-lines lines, following its tail ----
 
   // Keep at most data-max-lines lines in the DOM; count the ones dropped (they stay in the store and API).

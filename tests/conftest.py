@@ -47,6 +47,15 @@ def own_server() -> Iterator[ChildServer]:
 
 
 @pytest.fixture(scope="session")
+def hostile_mcp() -> Iterator[ChildServer]:
+    """tests/hostile_server.py: an MCP server every word of which tries to break the dashboard."""
+    server = ChildServer(module="tests.hostile_server")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def dashboard(mcp_server: ChildServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     """The real dashboard under uvicorn, connected to the shared MCP server."""
     app = Dashboard(tmp_path_factory.mktemp("dashboard") / "jobs.sqlite3", mcp_url=mcp_server.url).start()

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
+import socket
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,6 +23,7 @@ import uvicorn
 from webapp import worker
 from webapp.app import create_app
 from webapp.runtime import redact
+from webapp.security import WILDCARD_HOSTS, RedactTokens, is_loopback
 from webapp.settings import ENV_PREFIX, Settings
 from webapp.store import is_shared
 
@@ -41,11 +44,13 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per setting. SUPPRESS: a flag not given leaves the environment variable or default in charge,
     whether it comes before or after the sub-command."""
     for name, field in Settings.model_fields.items():
+        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
         parser.add_argument(
             "--" + name.replace("_", "-"),
             dest=name,
             default=argparse.SUPPRESS,
-            help=f"{field.description} Env: {ENV_PREFIX}{name.upper()}. Default: {field.default}.",
+            action="append" if isinstance(default, list) else "store",
+            help=f"{field.description} Env: {ENV_PREFIX}{name.upper()}. Default: {default}.",
         )
 
 
@@ -77,18 +82,44 @@ def main(argv: list[str] | None = None) -> None:
     settings = command.settings
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per MCP request is noise here
+    logging.getLogger("uvicorn.access").addFilter(RedactTokens())  # request lines carry ?token= once
     if command.role == "worker":
         anyio.run(worker.serve, settings)
         return
-    role = "web process" if command.role == "web" else "dashboard"
-    print(f"MCP Live {role}: http://{settings.host}:{settings.port} (jobs in {redact(settings.db)})", flush=True)
+    settings, made_up = with_token_when_needed(settings)
+    for line in welcome(settings, command.role, made_up):
+        print(line, flush=True)
     uvicorn.run(
         create_app(settings, with_worker=command.role == "all"),
         host=settings.host,
         port=settings.port,
         log_level="info",
         timeout_graceful_shutdown=5,
+        ssl_certfile=settings.ssl_certfile,
+        ssl_keyfile=settings.ssl_keyfile,
     )
+
+
+def with_token_when_needed(settings: Settings) -> tuple[Settings, bool]:
+    """Off loopback the dashboard never serves without a token: with none given, it makes one up."""
+    if settings.token is not None or is_loopback(settings.host):
+        return settings, False
+    return settings.model_copy(update={"token": secrets.token_urlsafe(32)}), True
+
+
+def welcome(settings: Settings, role: Role, made_up: bool) -> list[str]:
+    """What is printed at start: where to open the dashboard (with the made-up token, this once)."""
+    scheme = "https" if settings.ssl_certfile else "http"
+    hosts = ["127.0.0.1", socket.gethostname()] if settings.host in WILDCARD_HOSTS else [settings.host]
+    query = f"/?token={settings.token}" if made_up else ""
+    what = "web process" if role == "web" else "dashboard"
+    lines = [f"MCP Live {what}: {scheme}://{host}:{settings.port}{query}" for host in hosts]
+    lines.append(f"Jobs are kept in {redact(settings.db)}.")
+    if made_up:
+        lines.append("Open that URL once in your browser; scripts send `Authorization: Bearer TOKEN`.")
+    elif settings.token:
+        lines.append("Log in with the token you gave (--token), or send `Authorization: Bearer TOKEN`.")
+    return lines
 
 
 if __name__ == "__main__":

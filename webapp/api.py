@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from webapp.events import MAX_SEQ, Job
-from webapp.services import InvalidJob, Services, get_services
+from webapp.services import InvalidJob, Services, client_of, get_services
 
 router = APIRouter(prefix="/api")
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -36,13 +36,17 @@ async def find_job(services: Services, job_id: str) -> Job:
 
 
 @router.post("/jobs", status_code=201)
-async def create_job(body: JobRequest, services: ServicesDep) -> JSONResponse:
+async def create_job(body: JobRequest, request: Request, services: ServicesDep) -> JSONResponse:
     try:
         job = await services.start_job(
-            body.tool, body.arguments, idle_timeout=body.idle_timeout, max_duration=body.max_duration
+            body.tool,
+            body.arguments,
+            client=client_of(request),
+            idle_timeout=body.idle_timeout,
+            max_duration=body.max_duration,
         )
     except InvalidJob as exc:
-        raise HTTPException(exc.status_code, exc.message) from exc
+        raise HTTPException(exc.status_code, exc.message, headers=exc.headers or None) from exc
     return JSONResponse(job.to_json(), status_code=201, headers={"Location": f"/api/jobs/{job.id}"})
 
 
@@ -66,6 +70,17 @@ async def cancel_job(job_id: str, services: ServicesDep) -> dict[str, Any]:
     return job.to_json()
 
 
+@router.delete("/jobs/{job_id}", status_code=204)
+async def delete_job(job_id: str, services: ServicesDep) -> Response:
+    """An ended job and all its events, gone for good."""
+    deleted = await services.store.delete_job(job_id)
+    if deleted is None:
+        raise HTTPException(404, f"No job with id {job_id!r}.")
+    if not deleted:
+        raise HTTPException(409, f"Job {job_id} has not ended: cancel it first, then delete it.")
+    return Response(status_code=204)
+
+
 @router.get("/jobs/{job_id}/events")
 async def list_events(
     job_id: str,
@@ -77,6 +92,16 @@ async def list_events(
     # One more than asked tells whether there is more without a second query.
     events = await services.store.events_after(job_id, after, limit + 1)
     return {"events": [e.to_json() for e in events[:limit]], "more": len(events) > limit}
+
+
+@router.get("/jobs/{job_id}/events/{seq}")
+async def get_event(job_id: str, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)], services: ServicesDep) -> dict[str, Any]:
+    """One event, whole as it was kept: what a line too long for the page links to."""
+    await find_job(services, job_id)
+    events = await services.store.events_after(job_id, seq - 1, 1)
+    if not events or events[0].seq != seq:
+        raise HTTPException(404, f"Job {job_id} has no event {seq}.")
+    return events[0].to_json()
 
 
 @router.get("/server")

@@ -22,11 +22,11 @@ from webapp.feeds import Feeds
 from webapp.monitor import ServerMonitor
 from webapp.rendering import STATIC_DIR, build_templates
 from webapp.runtime import open_runtime
-from webapp.security import SameOriginWrites, allowed_hosts
-from webapp.services import Services
+from webapp.security import AllowedOriginWrites, SecurityHeaders, TokenGate, allowed_hosts, is_loopback
+from webapp.services import Services, StartLimiter
 from webapp.settings import Settings
-from webapp.store import StoreUnavailable, is_shared
-from webapp.worker import Janitor, Worker
+from webapp.store import Store, StoreUnavailable, is_shared
+from webapp.worker import Janitor, Worker, limits_of
 
 log = logging.getLogger(__name__)
 INTERRUPTED_AT_START = "the dashboard stopped while the job was running"
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = True) ->
     """The web role: pages, the JSON API and the streams. `with_worker`: run jobs in this process too
     (`python -m webapp`), rather than leave them to `python -m webapp worker` processes."""
     settings = settings or Settings()
+    templates = build_templates(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Services]]:
@@ -52,14 +53,18 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = True) ->
             # Know the server before the first page is served, so the page never guesses.
             await monitor.refresh()
             background.start_soon(monitor.run)
-            templates = build_templates()
-            services = Services(settings, store, hub, monitor, templates, Feeds(store, hub, templates, background))
+            feeds = Feeds(store, hub, templates, background, message_bytes=settings.max_message_bytes)
+            services = Services(
+                settings, store, hub, monitor, templates, feeds, StartLimiter(settings.max_starts_per_minute)
+            )
+            background.start_soon(keep_within_retention, store, settings)
             worker = (
                 Worker(
                     store,
                     hub,
                     target,
                     max_jobs=settings.max_jobs,
+                    limits=limits_of(settings),
                     store_patience=settings.store_patience,
                     on_link_error=monitor.recheck,
                 )
@@ -71,7 +76,10 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = True) ->
                 hub.close()  # streams say goodbye before the jobs are stopped
             background.cancel_scope.cancel()
 
-    app = FastAPI(title="MCP Live", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    if settings.token is None and not is_loopback(settings.host):
+        raise ValueError(f"refusing to serve {settings.host} without a token: give --token (or let the CLI make one)")
+    # No documentation page: Swagger's would load scripts from a CDN into this origin. /openapi.json stays.
+    app = FastAPI(title="MCP Live", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
     app.include_router(stream.router)
@@ -79,9 +87,33 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = True) ->
     app.add_exception_handler(RequestValidationError, explain_invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, pages.explain_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(StoreUnavailable, pages.explain_store_unavailable)  # type: ignore[arg-type]
-    app.add_middleware(SameOriginWrites)
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings.host))
+    # Outermost last: the headers go on every response, the Host check comes before anything else reads it.
+    hosts = allowed_hosts(settings.host, settings.allowed_host)
+    if settings.token is not None:
+        app.add_middleware(TokenGate, token=settings.token, templates=templates)
+    app.add_middleware(AllowedOriginWrites, hosts=hosts)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+RETENTION_EVERY = 600.0  # seconds between rounds of deleting ended jobs past --keep-days / --keep-jobs
+
+
+async def keep_within_retention(store: Store, settings: Settings) -> None:
+    """Delete ended jobs older than --keep-days, and beyond the newest --keep-jobs; at start, then now and then."""
+    if settings.keep_days is None and settings.keep_jobs is None:
+        return
+    while True:
+        before = None if settings.keep_days is None else time.time() - settings.keep_days * 86_400
+        try:
+            deleted = await store.delete_ended_jobs(before, settings.keep_jobs)
+        except StoreUnavailable as exc:
+            log.warning("could not delete old jobs: %s", exc)
+        else:
+            if deleted:
+                log.info("deleted %d ended job(s) past the retention (--keep-days, --keep-jobs)", deleted)
+        await anyio.sleep(RETENTION_EVERY)
 
 
 async def explain_invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

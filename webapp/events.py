@@ -72,6 +72,7 @@ class Event:
     total: float | None = None
     message: str | None = None
     note: str | None = None
+    data_bytes: int | None = None  # the data's size as sent, when it was cut to the limit; None: kept whole
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,6 +85,7 @@ class Event:
             "total": self.total,
             "message": self.message,
             "note": self.note,
+            "data_bytes": self.data_bytes,
             "received_at": iso_time(self.received_at),
         }
 
@@ -109,6 +111,7 @@ class Job:
     worker: str | None = None  # the worker that runs (or ran) the job
     # Asked for by any web process; the job's worker acts on it. Loaded jobs then read `cancelling`.
     cancel_requested: bool = False
+    dropped_events: int = 0  # events beyond the limit of events kept: counted, not stored
 
     @property
     def percent(self) -> float | None:
@@ -135,6 +138,7 @@ class Job:
             "idle_timeout": self.idle_timeout,
             "max_duration": self.max_duration,
             "events": self.last_seq,
+            "dropped_events": self.dropped_events,
             "worker": self.worker,
         }
 
@@ -169,14 +173,21 @@ def clean_text(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
-def clean_data(value: Any) -> Any:
-    """`value` (any JSON) with every string made valid Unicode. NUL may stay: JSON text escapes it."""
+MAX_DEPTH = 100  # levels of nesting kept in server data; deeper parts are replaced by DEEPER_CUT
+DEEPER_CUT = f"(cut: nested deeper than {MAX_DEPTH} levels)"
+
+
+def clean_data(value: Any, depth: int = 0) -> Any:
+    """`value` (any JSON) as every part of the dashboard can keep it: every string valid Unicode (NUL may stay:
+    JSON text escapes it), and at most MAX_DEPTH levels deep, so that nothing later runs out of stack on it."""
     if isinstance(value, str):
         return value if value.isascii() else _valid_unicode(value)
+    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        return DEEPER_CUT
     if isinstance(value, dict):
-        return {clean_data(key): clean_data(item) for key, item in value.items()}
+        return {clean_data(key, depth): clean_data(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list):
-        return [clean_data(item) for item in value]
+        return [clean_data(item, depth + 1) for item in value]
     return value
 
 

@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 KEEP_LINES = 2000  # rendered lines a feed keeps for viewers slightly behind the tail
 READ_EVENTS = 500  # events per store read
-MESSAGE_BYTES = 256 * 1024  # most bytes of lines in one SSE message
 STORE_RETRY_SECONDS = 1.0
 # As the worker's writes (see hub.Pacer), and 0.1 ms for each viewer woken (a message each), 50 ms at most:
 # 200 viewers of a busy job get a message each about twenty times a second, not hundreds.
@@ -69,8 +68,11 @@ class Seen:
 
 
 class JobFeed:
-    def __init__(self, job_id: str, store: Store, hub: Hub, templates: Jinja2Templates) -> None:
+    def __init__(
+        self, job_id: str, store: Store, hub: Hub, templates: Jinja2Templates, message_bytes: int = 256 * 1024
+    ) -> None:
         self.job_id = job_id
+        self.message_bytes = message_bytes  # most bytes of lines in one message (--max-message-bytes)
         self._store = store
         self._hub = hub
         self._templates = templates
@@ -138,7 +140,7 @@ class JobFeed:
             self._lines.append(sse_data(render_line(self._templates, event)))
         if events:
             self.last_seq = events[-1].seq
-        status_key = (job.state, job.error, job.result is not None)
+        status_key = (job.state, job.error, job.result is not None, job.dropped_events)
         if status_key != self.status.key:
             self.status = Part(self.status.version + 1, status_key, self._partial_status(job))
         progress_key = (job.progress, job.total, job.message)
@@ -157,9 +159,10 @@ class JobFeed:
         changed, self.changed = self.changed, anyio.Event()
         changed.set()
 
-    def lines_after(self, cursor: int, max_bytes: int = MESSAGE_BYTES) -> tuple[list[str], int]:
+    def lines_after(self, cursor: int, max_bytes: int | None = None) -> tuple[list[str], int]:
         """Ready lines after `cursor` (which must be >= first_seq - 1), at most `max_bytes` of them (and at
         least one); and the seq of the last one."""
+        max_bytes = max_bytes or self.message_bytes
         start = cursor + 1 - self.first_seq
         lines: list[str] = []
         size = 0
@@ -211,18 +214,26 @@ class JobFeed:
 class Feeds:
     """The feeds of one web process: created by the first viewer of a job, dropped after the last."""
 
-    def __init__(self, store: Store, hub: Hub, templates: Jinja2Templates, task_group: TaskGroup) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hub: Hub,
+        templates: Jinja2Templates,
+        task_group: TaskGroup,
+        message_bytes: int = 256 * 1024,
+    ) -> None:
         self._store = store
         self._hub = hub
         self._templates = templates
         self._tg = task_group
+        self._message_bytes = message_bytes
         self._feeds: dict[str, JobFeed] = {}
 
     @contextlib.asynccontextmanager
     async def follow(self, job_id: str) -> AsyncIterator[JobFeed]:
         feed = self._feeds.get(job_id)
         if feed is None:
-            feed = self._feeds[job_id] = JobFeed(job_id, self._store, self._hub, self._templates)
+            feed = self._feeds[job_id] = JobFeed(job_id, self._store, self._hub, self._templates, self._message_bytes)
             self._tg.start_soon(feed.run, name=f"feed {job_id}")
         feed.viewers += 1
         try:

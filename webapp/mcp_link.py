@@ -40,6 +40,9 @@ from webapp.events import ProgressNote, clean_data, clean_text
 
 _CLIENT_INFO = Implementation(name="mcp-live", version=__version__)
 PROBE_TIMEOUT = 5.0  # seconds for a status check: connect, handshake, list tools
+# The SDK fails a whole call on an SSE event over 1 MiB; a bigger log line should rather arrive and be cut to
+# --max-event-bytes, visibly. Above this, the call fails with the SDK's own clear error.
+MAX_SERVER_EVENT_BYTES = 16 * 1024 * 1024
 
 
 ProtocolMode = Literal["auto", "legacy"]
@@ -60,7 +63,7 @@ class Target:
         # A URL ending in /sse is the legacy HTTP+SSE transport; anything else is streamable HTTP.
         if self.url.rstrip("/").endswith("/sse"):
             return sse_client(self.url)
-        return streamable_http_client(self.url)
+        return streamable_http_client(self.url, max_sse_event_size=MAX_SERVER_EVENT_BYTES)
 
     def client(self, transport: Transport | None = None, **options: Any) -> Client:
         return Client(transport or self.transport(), mode=self.protocol, client_info=_CLIENT_INFO, **options)

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from webapp.api import find_job
 from webapp.rendering import example_arguments
-from webapp.services import InvalidJob, Services, get_services
+from webapp.services import InvalidJob, Services, client_of, get_services
 from webapp.store import StoreUnavailable
 
 router = APIRouter(default_response_class=HTMLResponse)
@@ -80,12 +80,26 @@ async def start_job_from_form(
         job = await services.start_job(
             tool,
             parsed,
+            client=client_of(request),
             idle_timeout=parse_seconds("Idle timeout", idle_timeout),
             max_duration=parse_seconds("Maximum duration", max_duration),
         )
     except InvalidJob as exc:
-        return await render_index(request, services, form=form, error=exc.message, status_code=exc.status_code)
+        page = await render_index(request, services, form=form, error=exc.message, status_code=exc.status_code)
+        page.headers.update(exc.headers)
+        return page
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.post("/jobs/{job_id}/delete")
+async def delete_job_from_page(job_id: str, services: ServicesDep) -> Response:
+    """The Delete button of an ended job's page: then back to the list."""
+    deleted = await services.store.delete_job(job_id)
+    if deleted is None:
+        raise HTTPException(404, f"No job with id {job_id!r}.")
+    if not deleted:
+        raise HTTPException(409, f"Job {job_id} has not ended: cancel it first, then delete it.")
+    return RedirectResponse("/", status_code=303)
 
 
 def parse_arguments(text: str) -> dict[str, Any]:

@@ -8,31 +8,63 @@ store error never leaves a gap.
 
 from __future__ import annotations
 
+import json
 import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 
 from webapp.events import Event, Job, ProgressNote, percent_of
 
+NAME_CHARS = 200  # a logger's or a level's name, beyond which it is cut (marked with "…")
+MESSAGE_CHARS = 4096  # a progress message, likewise
+TOO_DEEP = "(not kept: the data is nested deeper than JSON can be written)"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one job may put in the store (each a setting: --max-event-bytes, --max-events)."""
+
+    event_bytes: int = 256 * 1024
+    events: int = 2_000_000
+
 
 class Recorder:
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, limits: Limits | None = None) -> None:
         self.job = job
+        self.limits = limits or Limits()
         self.news = anyio.Event()
         self.last_activity = time.monotonic()
         self._pending: list[Event] = []
 
     def log(self, level: str, logger: str | None, data: Any) -> None:
+        if self._over_the_limit():
+            return
+        data, data_bytes = bounded(data, self.limits.event_bytes)
+        level, logger = shorten(level, NAME_CHARS), None if logger is None else shorten(logger, NAME_CHARS)
         self._append(
-            Event(self.job.id, self.job.last_seq + 1, "log", time.time(), level=level, logger=logger, data=data)
+            Event(
+                self.job.id,
+                self.job.last_seq + 1,
+                "log",
+                time.time(),
+                level=level,
+                logger=logger,
+                data=data,
+                data_bytes=data_bytes,
+            )
         )
 
     def progress(
         self, progress: float, total: float | None, message: str | None, *, note: ProgressNote | None = None
     ) -> None:
         """`note`: the link already knows this one must not move the bar (late, or another request's)."""
+        if self._over_the_limit():
+            return
+        if message is not None:
+            message = shorten(message, MESSAGE_CHARS)
         note = note or self._judge(progress, total)
         if note is None:
             self.job.progress, self.job.total = progress, total
@@ -80,6 +112,15 @@ class Recorder:
             return ProgressNote.MOVES_BAR_BACK
         return None
 
+    def _over_the_limit(self) -> bool:
+        """Beyond the events a job may keep, an event is counted (the job's `dropped_events`), not stored."""
+        if self.job.last_seq < self.limits.events:
+            return False
+        self.job.dropped_events += 1
+        self.last_activity = time.monotonic()  # the server is still talking: no idle timeout
+        self.news.set()
+        return True
+
     def _append(self, event: Event) -> None:
         self.job.last_seq = event.seq
         self._pending.append(event)
@@ -89,3 +130,24 @@ class Recorder:
 
 def _finite(value: float | None) -> float | None:
     return value if value is None or math.isfinite(value) else None
+
+
+def bounded(data: Any, max_bytes: int) -> tuple[Any, int | None]:
+    """`data` as it may be kept: whole, or, when its JSON is over `max_bytes`, the first `max_bytes` of that JSON
+    as text with the size it had (the marker of a cut). Data too deep to write as JSON becomes a notice."""
+    try:
+        text = json.dumps(data, ensure_ascii=False)
+    except RecursionError:
+        return TOO_DEEP, None
+    except ValueError:  # a circular value cannot come from JSON; kept as its text, to be safe
+        return str(data)[:max_bytes], None
+    if len(text) <= max_bytes // 4:  # a character is at most four bytes: surely within the limit
+        return data, None
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size <= max_bytes:
+        return data, None
+    return text.encode("utf-8", "surrogatepass")[:max_bytes].decode("utf-8", "ignore"), size
+
+
+def shorten(text: str, max_chars: int) -> str:
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"

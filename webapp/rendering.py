@@ -10,13 +10,16 @@ from starlette.templating import Jinja2Templates
 
 from webapp.events import LEVELS, Event, Job, iso_time, json_safe
 from webapp.mcp_link import ToolSpec
+from webapp.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = ROOT / "static"
 
 
-def build_templates() -> Jinja2Templates:
+def build_templates(settings: Settings | None = None) -> Jinja2Templates:
+    """The templates, with the settings they show (the limits) as a global."""
+    settings = settings or Settings()
     templates = Jinja2Templates(directory=TEMPLATES_DIR)
     env = templates.env
     env.trim_blocks = env.lstrip_blocks = True
@@ -27,8 +30,12 @@ def build_templates() -> Jinja2Templates:
         iso=iso_time,
         level_class=level_class,
         number=number,
+        size=size,
+        clip=clip,
     )
-    env.globals.update(LEVELS=LEVELS, example_arguments=example_arguments)
+    env.globals.update(
+        LEVELS=LEVELS, example_arguments=example_arguments, settings=settings, max_line_bytes=settings.max_line_bytes
+    )
     return templates
 
 
@@ -41,6 +48,26 @@ def pretty(data: Any) -> str:
         return data
     compact = json.dumps(data, ensure_ascii=False)
     return compact if len(compact) <= COMPACT_WIDTH else json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def clip(text: str, max_bytes: int) -> tuple[str, int | None]:
+    """`text` as a line shows it: whole, or its first `max_bytes` and its full size in bytes."""
+    if len(text) * 4 <= max_bytes:  # a character is at most four bytes
+        return text, None
+    encoded = text.encode("utf-8", "surrogatepass")
+    if len(encoded) <= max_bytes:
+        return text, None
+    return encoded[:max_bytes].decode("utf-8", "ignore"), len(encoded)
+
+
+def size(n: int) -> str:
+    """Bytes as a person reads them: 812 B, 4.0 KiB, 10.0 MiB."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024 or unit == "MiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"  # pragma: no cover
 
 
 def level_class(level: str | None) -> str:

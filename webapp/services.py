@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
+import jsonschema_rs
 from fastapi import Request
 from starlette.templating import Jinja2Templates
 
@@ -27,10 +29,32 @@ log = logging.getLogger(__name__)
 class InvalidJob(Exception):
     """A job request that cannot be started; `status_code` says whose fault it is."""
 
-    def __init__(self, message: str, status_code: int = 400) -> None:
+    def __init__(self, message: str, status_code: int = 400, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
+        self.headers = {"Retry-After": str(math.ceil(retry_after))} if retry_after is not None else {}
+
+
+class StartLimiter:
+    """At most `per_minute` job starts by one client (its address) in any sixty seconds, in this process."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._starts: dict[str, deque[float]] = {}
+
+    def wait_before(self, client: str) -> float | None:
+        """None, and the start is counted; or the seconds until this client may start another job."""
+        now = time.monotonic()
+        starts = self._starts.setdefault(client, deque())
+        while starts and starts[0] <= now - 60:
+            starts.popleft()
+        if len(starts) >= self.per_minute:
+            return 60 - (now - starts[0])
+        starts.append(now)
+        if len(self._starts) > 10_000:  # forget the clients that have been quiet for a minute
+            self._starts = {key: value for key, value in self._starts.items() if value}
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,16 +65,18 @@ class Services:
     monitor: ServerMonitor
     templates: Jinja2Templates
     feeds: Feeds
+    starts: StartLimiter
 
     async def start_job(
         self,
         tool: str,
         arguments: dict[str, Any],
         *,
+        client: str,
         idle_timeout: float | None = None,
         max_duration: float | None = None,
     ) -> Job:
-        """Check the request against the server's last known tools, then queue it for a worker."""
+        """Check the request against the server's last known tools and the limits, then queue it."""
         status = self.monitor.status
         if not status.tools:
             raise InvalidJob(
@@ -67,6 +93,7 @@ class Services:
         except ValueError:
             raise InvalidJob("Arguments must not contain NaN or Infinity: JSON has no such numbers.", 422) from None
         check_arguments(spec, arguments)
+        await self._check_room(client)
         job = Job(
             id=secrets.token_hex(6),
             tool=tool,
@@ -77,6 +104,24 @@ class Services:
         await self.store.create_job(job)
         return job
 
+    async def _check_room(self, client: str) -> None:
+        queued = await self.store.count_queued()
+        if queued >= self.settings.max_queued:
+            raise InvalidJob(
+                f"{queued} jobs are waiting for a worker already, the most this dashboard queues (--max-queued). "
+                "Try again when some have started.",
+                429,
+                retry_after=5,
+            )
+        wait = self.starts.wait_before(client)
+        if wait is not None:
+            raise InvalidJob(
+                f"Too many jobs started from {client}: at most {self.settings.max_starts_per_minute} a minute "
+                f"(--max-starts-per-minute). Try again in {math.ceil(wait)} s.",
+                429,
+                retry_after=wait,
+            )
+
     async def cancel_job(self, job_id: str) -> Job | None:
         """Ask for the job to stop, whichever worker runs it. None: no such job."""
         return await self.store.request_cancel(job_id, time.time())
@@ -85,23 +130,32 @@ class Services:
 def check_arguments(spec: ToolSpec, arguments: dict[str, Any]) -> None:
     """Raise InvalidJob when `arguments` do not fit the tool's input schema.
 
-    A schema the server got wrong (invalid, or referring to documents we cannot fetch) is not the
-    user's fault: then the server alone judges the arguments.
+    The schema is the server's, so it is untrusted: patterns run on a linear-time regex engine (no pattern can
+    freeze the dashboard) and no `$ref` is ever fetched. A schema the server got wrong (invalid, referring to
+    other documents, a pattern that engine cannot run) is not the user's fault: then the server alone judges.
     """
     try:
-        validator_class = jsonschema.validators.validator_for(
-            spec.input_schema, default=jsonschema.Draft202012Validator
+        validator = jsonschema_rs.validator_for(
+            spec.input_schema, retriever=refuse_to_fetch, pattern_options=jsonschema_rs.RegexOptions()
         )
-        validator_class.check_schema(spec.input_schema)
-        error = jsonschema.exceptions.best_match(validator_class(spec.input_schema).iter_errors(arguments))
-    except Exception as exc:  # SchemaError, unresolvable $ref, a pattern that is no regex...
+    except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError) as exc:
         log.warning("cannot check arguments of %r against its input schema: %s", spec.name, exc)
         return
+    error = next(validator.iter_errors(arguments), None)
     if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "arguments"
+        where = "/".join(str(p) for p in error.instance_path) or "arguments"
         raise InvalidJob(f"Arguments do not fit the input schema of {spec.name!r}: {where}: {error.message}.", 422)
+
+
+def refuse_to_fetch(uri: str) -> Any:
+    raise ValueError(f"{uri} is not fetched: a tool's schema may only refer to itself")
 
 
 def get_services(request: Request) -> Services:
     services: Services = request.state.services
     return services
+
+
+def client_of(request: Request) -> str:
+    """Who is asking, for the start limit: the peer's address (behind a proxy, the proxy's)."""
+    return request.client.host if request.client else "unknown"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "MCP_LIVE_"
 
@@ -43,6 +44,54 @@ class Settings(BaseSettings):
         description="Seconds a job goes on while its writes to the store fail (each retried, nothing lost) "
         "before it is stopped and failed.",
     )
+
+    # -- Who may use it (see webapp.security) ------------------------------------------------------------
+    token: str | None = Field(
+        None,
+        description="Token every request must carry (a cookie after the login URL, or Authorization: Bearer). "
+        "Unset on loopback: none. Unset on any other interface: one is made up and its login URL printed.",
+    )
+    allowed_host: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="A name the dashboard answers to besides this machine's own (behind a proxy, on a LAN); "
+        "repeat the flag, or separate them with commas. A `*.example.com` form covers sub-domains.",
+    )
+    ssl_certfile: Path | None = Field(None, description="TLS certificate (PEM): serve HTTPS.")
+    ssl_keyfile: Path | None = Field(None, description="TLS private key (PEM) that goes with --ssl-certfile.")
+
+    # -- What a server may send, and what is kept (each limit is shown where it applies) ------------------
+    max_event_bytes: int = Field(
+        256 * 1024, ge=1024, description="Most bytes of one event's data kept in the store; more is cut, and marked."
+    )
+    max_line_bytes: int = Field(
+        4096, ge=256, description="Most bytes of one line's data shown in the page; the rest is one click away."
+    )
+    max_message_bytes: int = Field(
+        256 * 1024, ge=16 * 1024, description="Most bytes of log lines in one message of a live stream."
+    )
+    max_events: int = Field(
+        2_000_000, ge=1, description="Most events kept for one job; beyond it they are counted, not stored."
+    )
+    max_starts_per_minute: int = Field(
+        60, ge=1, description="Most jobs one client (address) may start in a minute; more get 429."
+    )
+    max_queued: int = Field(1000, ge=1, description="Most jobs waiting for a worker; more are refused with 429.")
+    keep_days: float | None = Field(
+        30.0, gt=0, description="Days an ended job and its events are kept; unset: for ever."
+    )
+    keep_jobs: int | None = Field(10_000, ge=1, description="Most ended jobs kept (the newest); unset: no limit.")
+
+    @field_validator("token", "ssl_certfile", "ssl_keyfile", "keep_days", "keep_jobs", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("allowed_host", mode="before")
+    @classmethod
+    def _names_from_a_comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
 
     @field_validator("mcp_url")
     @classmethod

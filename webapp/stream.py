@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sse_starlette import EventSourceResponse
 
 from webapp.events import MAX_SEQ
-from webapp.feeds import MESSAGE_BYTES, READ_EVENTS, JobFeed, Seen, sse_data, sse_partial
+from webapp.feeds import READ_EVENTS, JobFeed, Seen, sse_data, sse_partial
 from webapp.rendering import render_hidden_lines, render_line
 from webapp.services import Services, get_services
 from webapp.store import StoreUnavailable
@@ -120,7 +120,7 @@ async def catch_up(services: Services, feed: JobFeed, seen: Seen, *, replace_log
         lines, size, last = [], 0, seen.cursor
         for event in events:
             line = sse_data(render_line(services.templates, event))
-            if lines and size + len(line) > MESSAGE_BYTES:
+            if lines and size + len(line) > feed.message_bytes:
                 break
             lines.append(line)
             size += len(line)

@@ -28,7 +28,7 @@ from anyio.abc import TaskGroup
 from webapp.events import Job, JobState
 from webapp.hub import QUEUE, Hub, Pacer, cancel_topic, wait_any
 from webapp.mcp_link import LinkError, Target, ToolOutcome, describe_error, open_link
-from webapp.recorder import Recorder
+from webapp.recorder import Limits, Recorder
 from webapp.runtime import open_runtime
 from webapp.settings import Settings
 from webapp.store import JobLost, Store, StoreUnavailable, WorkerInfo
@@ -79,6 +79,7 @@ class Worker:
         target: Target,
         *,
         max_jobs: int,
+        limits: Limits | None = None,
         store_patience: float = 30.0,
         shutdown_reason: str = "the dashboard shut down while the job was running",
         on_link_error: Callable[[], None] | None = None,
@@ -89,6 +90,7 @@ class Worker:
         self._hub = hub
         self._target = target
         self._max_jobs = max_jobs
+        self._limits = limits or Limits()
         self._store_patience = store_patience
         self._shutdown_reason = shutdown_reason
         self._on_link_error = on_link_error
@@ -159,7 +161,7 @@ class Worker:
     def _start(self, job: Job) -> None:
         assert self._tg is not None
         job.state = JobState.STARTING  # as claimed; a cancel asked for already is heard by `_watch_cancel`
-        active = _ActiveJob(job, Recorder(job))
+        active = _ActiveJob(job, Recorder(job, self._limits))
         self._active[job.id] = active
         self._tg.start_soon(self._run, active, name=f"job {job.id}")
 
@@ -381,6 +383,7 @@ async def serve(settings: Settings) -> None:
             runtime.hub,
             runtime.target,
             max_jobs=settings.max_jobs,
+            limits=limits_of(settings),
             store_patience=settings.store_patience,
             shutdown_reason=f"the worker {info.describe()} shut down while the job was running",
             info=info,
@@ -392,3 +395,7 @@ async def serve(settings: Settings) -> None:
                     log.info("worker %s stopping (%s)", info.id, signal.Signals(received).name)
                     break
         background.cancel_scope.cancel()
+
+
+def limits_of(settings: Settings) -> Limits:
+    return Limits(event_bytes=settings.max_event_bytes, events=settings.max_events)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from playwright.sync_api import Locator, Page, Route, expect
+from playwright.sync_api import Dialog, Locator, Page, Route, expect
 
 from tests.browser.test_page import TIMEOUT, seqs_in_dom
 from tests.helpers import Dashboard, server_stats, start_job, wait_until
@@ -42,7 +42,7 @@ def test_a_job_page_goes_live_even_when_the_sse_extension_arrives_after_htmx_cou
     extension = wait_for_route(page, held)
     # htmx has run, the document is parsed, and every timer htmx set has fired: had htmx been free to start
     # without the extension, it would have done so by now.
-    page.wait_for_function("window.htmx !== undefined && document.readyState !== 'loading'")
+    page.wait_for_function("() => window.htmx !== undefined && document.readyState !== 'loading'")
     page.evaluate("new Promise(resolve => setTimeout(resolve, 0))")
     extension.continue_()
     expect(state_badge(page)).to_have_attribute("data-state", "succeeded", timeout=TIMEOUT)
@@ -121,7 +121,7 @@ def test_a_jobs_list_link_keeps_focus_and_is_never_replaced_across_refreshes(pag
             document.getElementById("jobs").addEventListener("htmx:after:swap", () => window.listRefreshes++);
         }"""
     )
-    page.wait_for_function("window.listRefreshes >= 2", timeout=TIMEOUT)
+    page.wait_for_function("() => window.listRefreshes >= 2", timeout=TIMEOUT)
     # The very same element: a press under the pointer or a keyboard focus on it survives the refreshes.
     assert page.evaluate("window.focusedLink.isConnected && document.activeElement === window.focusedLink")
     page.keyboard.press("Enter")
@@ -222,3 +222,43 @@ def test_a_tab_back_from_the_background_jumps_to_the_newest_lines_and_counts_the
     assert 0 < len(seqs) <= 50
     assert seqs == list(range(total - len(seqs) + 1, total + 1))  # the newest, each once, in order
     expect(page.locator("#hidden-lines .count")).to_have_text(str(total - len(seqs)))
+
+
+def test_a_person_logs_in_with_the_printed_url_and_the_page_then_works_live(
+    page: Page, mcp_server: ChildServer, tmp_path: Path
+) -> None:
+    token = "browser-test-token"
+    app = Dashboard(tmp_path / "jobs.sqlite3", mcp_url=mcp_server.url, args=("--token", token)).start()
+    try:
+        page.goto(app.url + "/")
+        expect(page.locator("h1")).to_have_text("This dashboard needs its token")
+        page.goto(f"{app.url}/?token={token}")
+        assert page.url == app.url + "/"  # the token left the address bar
+        page.fill("#arguments", '{"steps": 3, "delay": 0.02}')
+        page.click("button.primary")
+        expect(state_badge(page)).to_have_attribute("data-state", "succeeded", timeout=TIMEOUT)
+        assert seqs_in_dom(page) == list(range(1, 7))
+    finally:
+        app.stop()
+
+
+def test_an_ended_job_is_deleted_from_its_page_after_saying_yes(page: Page, dashboard: Dashboard) -> None:
+    with dashboard.client() as client:
+        job_id = start_job(client, steps=2, delay=0)
+        page.goto(f"{dashboard.url}/jobs/{job_id}")
+        expect(state_badge(page)).to_have_attribute("data-state", "succeeded", timeout=TIMEOUT)
+        questions: list[str] = []
+
+        def say_no(dialog: Dialog) -> None:
+            questions.append(dialog.message)
+            dialog.dismiss()
+
+        page.once("dialog", say_no)
+        page.click("#delete-job")
+        assert questions == [f"Delete job {job_id} and all its events, for good?"]
+        assert client.get(f"/api/jobs/{job_id}").status_code == 200  # "no": still there
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("#delete-job")
+        page.wait_for_url(dashboard.url + "/", timeout=TIMEOUT)
+        assert client.get(f"/api/jobs/{job_id}").status_code == 404
+        expect(page.locator(f'#jobs a[href="/jobs/{job_id}"]')).to_have_count(0)

@@ -63,7 +63,7 @@ def test_bad_arguments_are_explained_on_the_form(page: Page, dashboard: Dashboar
     page.goto(dashboard.url + "/")
     page.fill("#arguments", '{"steps": "lots"}')
     page.click("button.primary")
-    expect(page.locator("form.start .error")).to_contain_text("'lots' is not of type 'integer'")
+    expect(page.locator("form.start .error")).to_contain_text('"lots" is not of type "integer"')
     expect(page.locator("#arguments")).to_have_value('{"steps": "lots"}')  # what was typed is kept
 
 

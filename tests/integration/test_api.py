@@ -83,8 +83,8 @@ def test_several_jobs_run_at_once_and_keep_their_own_lines(client: httpx.Client)
     ("body", "status", "words"),
     [
         ({"tool": "no_such_tool", "arguments": {}}, 404, "Unknown tool 'no_such_tool'"),
-        ({"tool": "run_job", "arguments": {"steps": "many"}}, 422, "steps: 'many' is not of type 'integer'"),
-        ({"tool": "process_items", "arguments": {}}, 422, "'items' is a required property"),
+        ({"tool": "run_job", "arguments": {"steps": "many"}}, 422, 'steps: "many" is not of type "integer"'),
+        ({"tool": "process_items", "arguments": {}}, 422, '"items" is a required property'),
         ({"tool": "run_job", "arguments": [1, 2]}, 422, "arguments"),
         ({"arguments": {}}, 422, "tool: Field required"),
         ({"tool": "run_job", "idle_timeout": -1}, 422, "idle_timeout"),

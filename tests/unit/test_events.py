@@ -55,6 +55,7 @@ def test_job_json_has_every_documented_field() -> None:
         "finished_at",
         "idle_timeout",
         "max_duration",
+        "dropped_events",
         "worker",
     }
     assert job.to_json()["state"] == "queued"  # a new job waits for a worker
@@ -73,6 +74,7 @@ def test_event_json_has_every_documented_field() -> None:
         "total": None,
         "message": None,
         "note": None,
+        "data_bytes": None,
         "received_at": iso_time(1.5),
     }
 

@@ -51,7 +51,7 @@ async def caught_up(feed: JobFeed, last_seq: int) -> None:
 async def test_viewers_at_the_tail_get_the_same_bytes_and_status_only_when_it_changes(store: Store) -> None:
     job = await running_job(store)
     async with anyio.create_task_group() as tg:
-        feeds = Feeds(store, store.hub, build_templates(), tg)  # type: ignore[attr-defined]
+        feeds = Feeds(store, store.hub, build_templates(), tg)
         async with feeds.follow("j") as feed, feeds.follow("j") as same:
             assert feed is same
             viewers = [Seen(0), Seen(0), Seen(0)]
@@ -83,7 +83,7 @@ async def test_viewers_at_the_tail_get_the_same_bytes_and_status_only_when_it_ch
 async def test_a_message_holds_at_most_its_byte_budget_of_lines(store: Store) -> None:
     job = await running_job(store)
     async with anyio.create_task_group() as tg:
-        feeds = Feeds(store, store.hub, build_templates(), tg)  # type: ignore[attr-defined]
+        feeds = Feeds(store, store.hub, build_templates(), tg)
         async with feeds.follow("j") as feed:
             await write(store, job, 40)
             await caught_up(feed, 40)

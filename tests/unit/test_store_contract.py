@@ -116,7 +116,7 @@ async def test_jobs_are_listed_newest_first(store: Store) -> None:
 
 
 async def test_a_new_job_is_queued_and_wakes_workers_lists_and_viewers(store: Store) -> None:
-    hub = store.hub  # type: ignore[attr-defined]
+    hub = store.hub
     woken = [hub.watch(QUEUE), hub.watch(JOBS), hub.watch(job_topic("q"))]
     await store.create_job(make_job("q"))
     with anyio.fail_after(5):
@@ -172,7 +172,7 @@ async def test_a_queued_job_is_cancelled_at_once(store: Store) -> None:
 
 async def test_a_running_job_reads_cancelling_and_its_worker_is_told(store: Store) -> None:
     job = await running(store, "r")
-    hub = store.hub  # type: ignore[attr-defined]
+    hub = store.hub
     told = hub.watch(cancel_topic("r"))
     shown = await store.request_cancel("r", 7.0)
     assert shown is not None and (shown.state, shown.cancel_requested) == (JobState.CANCELLING, True)

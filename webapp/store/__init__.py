@@ -28,6 +28,10 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 # States a worker may still write over; anything else is settled. `cancelling` is never stored: it is
 # `running` with a cancel asked for (see `Job.cancel_requested`).
 ACTIVE_STATES = (JobState.STARTING.value, JobState.RUNNING.value)
+ENDED_STATES = tuple(state.value for state in JobState if state.is_terminal)
+ACTIVE_SQL = "state IN ({})".format(", ".join(f"'{state}'" for state in ACTIVE_STATES))
+ENDED_SQL = "state IN ({})".format(", ".join(f"'{state}'" for state in ENDED_STATES))
+DELETE_CHUNK = 5000  # events deleted per transaction: a job of millions must not hold the store for long
 CANCELLED_BEFORE_START = "cancelled by the user before it started"
 
 
@@ -60,6 +64,8 @@ def lost_worker_error(worker: WorkerInfo) -> str:
 class Store(Protocol):
     """Persistence for jobs and events, the job queue and worker leases."""
 
+    hub: Hub  # where it publishes what changed
+
     # -- Jobs as people and scripts see them --------------------------------------------------------
 
     async def create_job(self, job: Job) -> None:
@@ -75,6 +81,16 @@ class Store(Protocol):
 
     async def job_and_events_after(self, job_id: str, after: int, limit: int) -> tuple[Job | None, list[Event]]:
         """The job and its events after `after`, as one snapshot: the job's fields match those events."""
+
+    async def count_queued(self) -> int:
+        """Jobs waiting for a worker."""
+
+    async def delete_job(self, job_id: str) -> bool | None:
+        """Delete an ended job and its events: True. A job not ended yet is left alone: False. None: no such job."""
+
+    async def delete_ended_jobs(self, finished_before: float | None, keep: int | None) -> int:
+        """Retention: delete ended jobs that finished before `finished_before`, and all but the newest `keep`
+        ended ones; return how many went."""
 
     async def request_cancel(self, job_id: str, at: float) -> Job | None:
         """Ask for the job to stop. A queued job is cancelled at once; a running one is flagged for its
@@ -153,9 +169,11 @@ def job_news(job_id: str) -> tuple[str, ...]:
 
 JOB_COLUMNS = (
     "id, tool, arguments, state, created_at, finished_at, progress, total, message, result, error,"
-    " idle_timeout, max_duration, last_seq, worker, cancel_requested_at"
+    " idle_timeout, max_duration, last_seq, worker, cancel_requested_at, dropped_events"
 )
-EVENT_COLUMNS = "job_id, seq, kind, received_at, level, logger, data, progress, total, message, note"
+EVENT_COLUMNS = "job_id, seq, kind, received_at, level, logger, data, progress, total, message, note, data_bytes"
+JOB_FIELDS = len(JOB_COLUMNS.split(","))
+EVENT_FIELDS = len(EVENT_COLUMNS.split(","))
 
 
 def job_row(job: Job) -> tuple[Any, ...]:
@@ -177,11 +195,12 @@ def job_row(job: Job) -> tuple[Any, ...]:
         job.last_seq,
         job.worker,
         None,
+        job.dropped_events,
     )
 
 
 def job_update(job: Job) -> tuple[Any, ...]:
-    """The fields a worker writes, in the order of the backends' UPDATE statements."""
+    """The fields a worker writes, in the order of the backends' UPDATE statements (JOB_UPDATE)."""
     return (
         job.state.value,
         job.finished_at,
@@ -191,7 +210,12 @@ def job_update(job: Job) -> tuple[Any, ...]:
         None if job.result is None else dumps(job.result),
         job.error,
         job.last_seq,
+        job.dropped_events,
     )
+
+
+_UPDATED = ("state", "finished_at", "progress", "total", "message", "result", "error", "last_seq", "dropped_events")
+JOB_UPDATE = ", ".join(f"{name}={{0}}" for name in _UPDATED)  # .format("?") or .format("%s")
 
 
 def job_from_row(row: Sequence[Any]) -> Job:
@@ -213,6 +237,7 @@ def job_from_row(row: Sequence[Any]) -> Job:
         last_seq=row[13],
         worker=row[14],
         cancel_requested=cancel_requested,
+        dropped_events=row[16],
     )
 
 
@@ -231,6 +256,7 @@ def event_rows(events: Sequence[Event]) -> list[tuple[Any, ...]]:
             e.total,
             e.message,
             e.note,
+            e.data_bytes,
         )
         for e in events
     ]
@@ -249,4 +275,5 @@ def event_from_row(row: Sequence[Any]) -> Event:
         total=row[8],
         message=row[9],
         note=row[10],
+        data_bytes=row[11],
     )

@@ -29,10 +29,16 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from webapp.events import Event, Job, JobState
 from webapp.hub import JOBS, QUEUE, Hub, cancel_topic, job_topic
 from webapp.store import (
-    ACTIVE_STATES,
+    ACTIVE_SQL,
     CANCELLED_BEFORE_START,
+    DELETE_CHUNK,
+    ENDED_SQL,
+    ENDED_STATES,
     EVENT_COLUMNS,
+    EVENT_FIELDS,
     JOB_COLUMNS,
+    JOB_FIELDS,
+    JOB_UPDATE,
     JobLost,
     StoreUnavailable,
     WorkerInfo,
@@ -52,7 +58,6 @@ MIGRATION_LOCK = 0x6D63706C  # pg_advisory_lock key: "mcpl"
 POOL_SIZE = 10
 KEEP_WRITTEN = 2000  # events of each running job kept after writing them (see _remember)
 RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
-_ACTIVE = "state IN ({})".format(", ".join(f"'{state}'" for state in ACTIVE_STATES))
 
 # A job's fields and its new events in ONE statement, so one round trip and one implicit transaction: the
 # events go in as arrays (unnest), only if the job is still this worker's and active, and an event already
@@ -60,14 +65,14 @@ _ACTIVE = "state IN ({})".format(", ".join(f"'{state}'" for state in ACTIVE_STAT
 # against 0.91 ms for the same work as a pipeline of statements; COPY cannot share a statement.
 SAVE_JOB = f"""
 WITH updated AS (
-    UPDATE jobs SET state=%s, finished_at=%s, progress=%s, total=%s, message=%s, result=%s, error=%s, last_seq=%s
-    WHERE id=%s AND worker IS NOT DISTINCT FROM %s AND {_ACTIVE}
+    UPDATE jobs SET {JOB_UPDATE.format("%s")}
+    WHERE id=%s AND worker IS NOT DISTINCT FROM %s AND {ACTIVE_SQL}
     RETURNING {JOB_COLUMNS}
 ), inserted AS (
     INSERT INTO events ({EVENT_COLUMNS})
     SELECT * FROM unnest(
         %s::text[], %s::bigint[], %s::text[], %s::float8[], %s::text[], %s::text[], %s::text[],
-        %s::float8[], %s::float8[], %s::text[], %s::text[]
+        %s::float8[], %s::float8[], %s::text[], %s::text[], %s::bigint[]
     )
     WHERE EXISTS (SELECT FROM updated)
     ON CONFLICT DO NOTHING
@@ -97,7 +102,7 @@ class PostgresStore:
             # corrupt them; and a line no longer waits milliseconds for an fsync.
             kwargs={"autocommit": True, "options": "-c synchronous_commit=off"},
             name="mcp-live",
-            timeout=10,  # seconds to wait for a connection before a call gives up (StoreUnavailable)
+            timeout=5,  # seconds to wait for a connection before a call gives up (StoreUnavailable)
         )
         self._written: dict[str, _Written] = {}
         self._listener_scope = anyio.CancelScope()
@@ -230,7 +235,7 @@ class PostgresStore:
 
     async def create_job(self, job: Job) -> None:
         async with self._connection() as conn, conn.transaction():
-            await conn.execute(f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({_marks(16)})", job_row(job))
+            await conn.execute(f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({_marks(JOB_FIELDS)})", job_row(job))
             await self._notify(conn, job_topic(job.id), QUEUE)
 
     async def get_job(self, job_id: str) -> Job | None:
@@ -271,6 +276,54 @@ class PostgresStore:
             rows = await events_cursor.fetchall()
         return (job_from_row(job) if job else None), [event_from_row(row) for row in rows]
 
+    async def count_queued(self) -> int:
+        async with self._connection() as conn:
+            cursor = await conn.execute("SELECT count(*) FROM jobs WHERE state='queued'")
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def delete_job(self, job_id: str) -> bool | None:
+        async with self._connection() as conn:
+            cursor = await conn.execute("SELECT state FROM jobs WHERE id=%s", (job_id,))
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        if row[0] not in ENDED_STATES:
+            return False
+        await self._delete([job_id])
+        return True
+
+    async def delete_ended_jobs(self, finished_before: float | None, keep: int | None) -> int:
+        ids: set[str] = set()
+        async with self._connection() as conn:
+            if finished_before is not None:
+                cursor = await conn.execute(
+                    f"SELECT id FROM jobs WHERE {ENDED_SQL} AND finished_at < %s", (finished_before,)
+                )
+                ids.update(row[0] for row in await cursor.fetchall())
+            if keep is not None:
+                cursor = await conn.execute(
+                    f"SELECT id FROM jobs WHERE {ENDED_SQL} ORDER BY finished_at DESC, id DESC OFFSET %s", (keep,)
+                )
+                ids.update(row[0] for row in await cursor.fetchall())
+        await self._delete(sorted(ids))
+        return len(ids)
+
+    async def _delete(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            async with self._connection() as conn:
+                while True:
+                    cursor = await conn.execute(
+                        "DELETE FROM events WHERE job_id=%s AND seq IN"
+                        " (SELECT seq FROM events WHERE job_id=%s ORDER BY seq LIMIT %s)",
+                        (job_id, job_id, DELETE_CHUNK),
+                    )
+                    if cursor.rowcount < DELETE_CHUNK:
+                        break
+                async with conn.transaction():
+                    await conn.execute(f"DELETE FROM jobs WHERE id=%s AND {ENDED_SQL}", (job_id,))
+                    await self._notify(conn, job_topic(job_id))
+
     async def request_cancel(self, job_id: str, at: float) -> Job | None:
         async with self._connection() as conn, conn.transaction():
             await conn.execute(
@@ -278,7 +331,7 @@ class PostgresStore:
                 (JobState.CANCELLED.value, CANCELLED_BEFORE_START, at, job_id, JobState.QUEUED.value),
             )
             await conn.execute(
-                f"UPDATE jobs SET cancel_requested_at=%s WHERE id=%s AND cancel_requested_at IS NULL AND {_ACTIVE}",
+                f"UPDATE jobs SET cancel_requested_at=%s WHERE id=%s AND cancel_requested_at IS NULL AND {ACTIVE_SQL}",
                 (at, job_id),
             )
             cursor = await conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id=%s", (job_id,))
@@ -316,7 +369,9 @@ class PostgresStore:
         return job_from_row(row)
 
     async def save_job(self, job: Job, events: Sequence[Event] = ()) -> None:
-        columns = [list(column) for column in zip(*event_rows(events), strict=True)] or [[] for _ in range(11)]
+        columns = [list(column) for column in zip(*event_rows(events), strict=True)] or [
+            [] for _ in range(EVENT_FIELDS)
+        ]
         topic = job_topic(job.id) + WRITTEN
         async with self._connection() as conn:
             cursor = await conn.execute(
@@ -340,7 +395,7 @@ class PostgresStore:
             )
             for worker in [WorkerInfo(*row) for row in await cursor.fetchall()]:
                 interrupted = await conn.execute(
-                    f"UPDATE jobs SET state=%s, error=%s, finished_at=%s WHERE worker=%s AND {_ACTIVE} RETURNING id",
+                    f"UPDATE jobs SET state=%s, error=%s, finished_at=%s WHERE worker=%s AND {ACTIVE_SQL} RETURNING id",
                     (JobState.INTERRUPTED.value, lost_worker_error(worker), now, worker.id),
                 )
                 ids += [row[0] for row in await interrupted.fetchall()]
@@ -351,7 +406,7 @@ class PostgresStore:
     async def interrupt_unfinished(self, error: str, finished_at: float) -> list[str]:
         async with self._connection() as conn, conn.transaction():
             cursor = await conn.execute(
-                f"UPDATE jobs SET state=%s, error=%s, finished_at=%s WHERE {_ACTIVE} RETURNING id",
+                f"UPDATE jobs SET state=%s, error=%s, finished_at=%s WHERE {ACTIVE_SQL} RETURNING id",
                 (JobState.INTERRUPTED.value, error, finished_at),
             )
             ids = [row[0] for row in await cursor.fetchall()]

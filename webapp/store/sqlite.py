@@ -15,6 +15,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -25,10 +26,16 @@ from anyio.abc import TaskGroup
 from webapp.events import Event, Job, JobState
 from webapp.hub import QUEUE, Hub, cancel_topic
 from webapp.store import (
-    ACTIVE_STATES,
+    ACTIVE_SQL,
     CANCELLED_BEFORE_START,
+    DELETE_CHUNK,
+    ENDED_SQL,
+    ENDED_STATES,
     EVENT_COLUMNS,
+    EVENT_FIELDS,
     JOB_COLUMNS,
+    JOB_FIELDS,
+    JOB_UPDATE,
     JobLost,
     StoreUnavailable,
     WorkerInfo,
@@ -47,7 +54,6 @@ T = TypeVar("T")
 PATIENT_READERS = 2
 BUSY_TIMEOUT_MS = 5000
 CHECKPOINT_EVERY = 1.0  # seconds between WAL checkpoints, made in the background
-_ACTIVE = "state IN ({})".format(", ".join(f"'{state}'" for state in ACTIVE_STATES))
 
 
 class SQLiteStore:
@@ -128,13 +134,15 @@ class SQLiteStore:
 
     # -- Straight through on the loop, or waiting in a thread ----------------------------------------
 
-    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work` in one IMMEDIATE transaction: on the loop, unless the file is locked by someone else."""
+    async def _write(self, work: Callable[[sqlite3.Connection], T], *, bulk: bool = False) -> T:
+        """Run `work` in one IMMEDIATE transaction: on the loop, unless the file is locked by someone else
+        or the work is `bulk` (a delete of thousands of rows: never on the loop)."""
         assert self._writer is not None and self._patient_writer is not None, "the store is not open"
         async with self._write_lock:
             with self._unavailable_as_such():
                 try:
-                    return _transaction(self._writer, work)
+                    if not bulk:
+                        return _transaction(self._writer, work)
                 except sqlite3.OperationalError as exc:
                     if not _busy(exc):
                         raise
@@ -171,7 +179,7 @@ class SQLiteStore:
 
     async def create_job(self, job: Job) -> None:
         row = job_row(job)
-        await self._write(lambda db: db.execute(f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({_marks(16)})", row))
+        await self._write(lambda db: db.execute(f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({_marks(JOB_FIELDS)})", row))
         self._publish(*job_news(job.id), QUEUE)
 
     async def get_job(self, job_id: str) -> Job | None:
@@ -213,6 +221,44 @@ class SQLiteStore:
         job, rows = await self._read(read)
         return (job_from_row(job) if job else None), [event_from_row(row) for row in rows]
 
+    async def count_queued(self) -> int:
+        row = await self._read(lambda db: db.execute("SELECT count(*) FROM jobs WHERE state='queued'").fetchone())
+        return int(row[0])
+
+    async def delete_job(self, job_id: str) -> bool | None:
+        row = await self._read(lambda db: db.execute("SELECT state FROM jobs WHERE id=?", (job_id,)).fetchone())
+        if row is None:
+            return None
+        if row[0] not in ENDED_STATES:
+            return False
+        await self._delete([job_id])
+        return True
+
+    async def delete_ended_jobs(self, finished_before: float | None, keep: int | None) -> int:
+        def pick(db: sqlite3.Connection) -> list[str]:
+            ids: set[str] = set()
+            if finished_before is not None:
+                old = db.execute(f"SELECT id FROM jobs WHERE {ENDED_SQL} AND finished_at < ?", (finished_before,))
+                ids.update(row[0] for row in old)
+            if keep is not None:
+                beyond = db.execute(
+                    f"SELECT id FROM jobs WHERE {ENDED_SQL} ORDER BY finished_at DESC, rowid DESC LIMIT -1 OFFSET ?",
+                    (keep,),
+                )
+                ids.update(row[0] for row in beyond)
+            return sorted(ids)
+
+        ids = await self._read(pick)
+        await self._delete(ids)
+        return len(ids)
+
+    async def _delete(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            while await self._write(partial(_delete_some_events, job_id=job_id), bulk=True) == DELETE_CHUNK:
+                pass
+            await self._write(partial(_delete_job_row, job_id=job_id))
+            self._publish(*job_news(job_id))
+
     async def request_cancel(self, job_id: str, at: float) -> Job | None:
         def cancel(db: sqlite3.Connection) -> Any:
             db.execute(
@@ -220,7 +266,7 @@ class SQLiteStore:
                 (JobState.CANCELLED.value, CANCELLED_BEFORE_START, at, job_id, JobState.QUEUED.value),
             )
             db.execute(
-                f"UPDATE jobs SET cancel_requested_at=? WHERE id=? AND cancel_requested_at IS NULL AND {_ACTIVE}",
+                f"UPDATE jobs SET cancel_requested_at=? WHERE id=? AND cancel_requested_at IS NULL AND {ACTIVE_SQL}",
                 (at, job_id),
             )
             return db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id=?", (job_id,)).fetchone()
@@ -269,18 +315,14 @@ class SQLiteStore:
         def save(db: sqlite3.Connection) -> None:
             # What is stored already: a retry after a write whose outcome was not seen must not insert twice.
             row = db.execute(
-                f"SELECT last_seq FROM jobs WHERE id=? AND worker IS ? AND {_ACTIVE}", (job.id, job.worker)
+                f"SELECT last_seq FROM jobs WHERE id=? AND worker IS ? AND {ACTIVE_SQL}", (job.id, job.worker)
             ).fetchone()
             if row is None:
                 raise JobLost(job.id)
-            db.execute(
-                "UPDATE jobs SET state=?, finished_at=?, progress=?, total=?, message=?, result=?, error=?,"
-                " last_seq=? WHERE id=?",
-                (*fields, job.id),
-            )
+            db.execute(f"UPDATE jobs SET {JOB_UPDATE.format('?')} WHERE id=?", (*fields, job.id))
             rows = event_rows([e for e in events if e.seq > row[0]])
             if rows:
-                db.executemany(f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({_marks(11)})", rows)
+                db.executemany(f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({_marks(EVENT_FIELDS)})", rows)
 
         await self._write(save)
         self._publish(*job_news(job.id))
@@ -292,7 +334,7 @@ class SQLiteStore:
             ids: list[str] = []
             lost = db.execute("SELECT id, host, pid, started_at FROM workers WHERE lease_until < ?", (now,))
             for worker in [WorkerInfo(*row) for row in lost.fetchall()]:
-                jobs = db.execute(f"SELECT id FROM jobs WHERE worker=? AND {_ACTIVE}", (worker.id,)).fetchall()
+                jobs = db.execute(f"SELECT id FROM jobs WHERE worker=? AND {ACTIVE_SQL}", (worker.id,)).fetchall()
                 ids += _interrupt(db, [row[0] for row in jobs], lost_worker_error(worker), now)
                 db.execute("DELETE FROM workers WHERE id=?", (worker.id,))
             return ids
@@ -305,7 +347,7 @@ class SQLiteStore:
         def interrupt(db: sqlite3.Connection) -> list[str]:
             db.execute("DELETE FROM workers")
             # `cancelling` was a stored state before the queue existed: files of that release may hold it.
-            jobs = db.execute(f"SELECT id FROM jobs WHERE {_ACTIVE} OR state='cancelling'").fetchall()
+            jobs = db.execute(f"SELECT id FROM jobs WHERE {ACTIVE_SQL} OR state='cancelling'").fetchall()
             return _interrupt(db, [row[0] for row in jobs], error, finished_at)
 
         ids = await self._write(interrupt)
@@ -319,6 +361,15 @@ def _interrupt(db: sqlite3.Connection, job_ids: list[str], error: str, finished_
         [(JobState.INTERRUPTED.value, error, finished_at, job_id) for job_id in job_ids],
     )
     return job_ids
+
+
+def _delete_some_events(db: sqlite3.Connection, job_id: str) -> int:
+    query = "DELETE FROM events WHERE job_id=? AND seq IN (SELECT seq FROM events WHERE job_id=? ORDER BY seq LIMIT ?)"
+    return db.execute(query, (job_id, job_id, DELETE_CHUNK)).rowcount
+
+
+def _delete_job_row(db: sqlite3.Connection, job_id: str) -> None:
+    db.execute(f"DELETE FROM jobs WHERE id=? AND {ENDED_SQL}", (job_id,))
 
 
 def _transaction(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
