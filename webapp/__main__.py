@@ -19,6 +19,7 @@ from typing import Literal
 
 import anyio
 import uvicorn
+from pydantic import ValidationError
 
 from webapp import worker
 from webapp.app import create_app
@@ -67,7 +68,10 @@ def parse_args(argv: list[str] | None = None) -> Command:
         add_setting_flags(roles.add_parser(name, help=text, description=text))
     given = vars(parser.parse_args(argv))
     role: Role = given.pop("role", None) or "all"
-    settings = Settings(**given)
+    try:
+        settings = Settings(**given)
+    except ValidationError as exc:
+        parser.error(explain(exc))
     if role != "all" and not is_shared(settings.db):
         parser.error(
             f"`{role}` processes share their jobs with other processes through PostgreSQL: give --db "
@@ -75,6 +79,16 @@ def parse_args(argv: list[str] | None = None) -> Command:
             "to have everything in one process."
         )
     return Command(role, settings)
+
+
+def explain(error: ValidationError) -> str:
+    """A setting that does not validate, said in the words of its flag and environment variable."""
+    problems = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else "?"
+        flag = "--" + name.replace("_", "-")
+        problems.append(f"{flag} (or {ENV_PREFIX}{name.upper()}): {problem['msg']}, not {problem['input']!r}")
+    return "; ".join(problems)
 
 
 def main(argv: list[str] | None = None) -> None:

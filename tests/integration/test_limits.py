@@ -117,3 +117,20 @@ def test_retention_deletes_the_oldest_ended_jobs_beyond_keep_jobs(mcp_server: Ch
             assert client.get(f"/api/jobs/{ids[0]}/events").status_code == 404
     finally:
         second.stop()
+
+
+def test_a_long_job_reaches_a_late_viewer_in_messages_no_bigger_than_the_limit(
+    mcp_server: ChildServer, tmp_path: Path
+) -> None:
+    limit = 16 * 1024  # the smallest --max-message-bytes
+    app = Dashboard(tmp_path / "jobs.sqlite3", mcp_url=mcp_server.url, args=("--max-message-bytes", str(limit)))
+    try:
+        with app.start().client() as client:
+            job = run_to_end(client, "flood", count=400)  # 800 lines, about 110 KiB of HTML
+            messages = follow(client, job["id"], after=0)
+    finally:
+        app.stop()
+    logs = [m.data.split('<hx-partial hx-target="#log"', 1)[1].split("</hx-partial>", 1)[0] for m in messages if m.seqs]
+    assert len(logs) >= 6
+    assert all(len(log.encode()) <= limit for log in logs)
+    assert [seq for m in messages for seq in m.seqs] == list(range(1, 801))

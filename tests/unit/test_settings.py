@@ -52,9 +52,17 @@ def test_a_role_on_sqlite_is_refused_with_what_to_do_instead(role: str, capsys: 
     assert "--db postgresql://" in error and "python -m webapp` with no role" in error
 
 
-def test_a_bad_value_is_refused_with_the_setting_named() -> None:
-    with pytest.raises(ValueError, match="port"):
+def test_a_bad_value_is_refused_with_its_flag_and_variable_named_and_no_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MCP_LIVE_MAX_EVENTS", "-3")
+    with pytest.raises(SystemExit) as exit_:
         parse_args(["--port", "eighty"])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert "--port (or MCP_LIVE_PORT): Input should be a valid integer" in error and "not 'eighty'" in error
+    assert "--max-events (or MCP_LIVE_MAX_EVENTS): Input should be greater than or equal to 1, not '-3'" in error
+    assert "Traceback" not in error
 
 
 @pytest.mark.parametrize("name", list(Settings.model_fields))
