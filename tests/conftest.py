@@ -14,6 +14,10 @@ from webapp.bundled import ChildServer
 
 _databases = itertools.count(1)
 
+# Every test shares these dashboards, and together they start jobs far faster than a person: the start limit
+# (tested on dashboards of its own) would refuse some of them, depending on how fast the machine runs the suite.
+SHARED = ("--max-starts-per-minute", "1000000")
+
 
 @pytest.fixture(autouse=True)
 def _reset_sse_app_status() -> Iterator[None]:
@@ -58,7 +62,8 @@ def hostile_mcp() -> Iterator[ChildServer]:
 @pytest.fixture(scope="session")
 def dashboard(mcp_server: ChildServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     """The real dashboard under uvicorn, connected to the shared MCP server."""
-    app = Dashboard(tmp_path_factory.mktemp("dashboard") / "jobs.sqlite3", mcp_url=mcp_server.url).start()
+    db = tmp_path_factory.mktemp("dashboard") / "jobs.sqlite3"
+    app = Dashboard(db, mcp_url=mcp_server.url, args=SHARED).start()
     yield app
     app.stop()
 
@@ -100,7 +105,7 @@ def db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def pg_dashboard(mcp_server: ChildServer, postgres: TempPostgres) -> Iterator[Dashboard]:
     """The real dashboard on PostgreSQL, connected to the shared MCP server."""
-    app = Dashboard(postgres.create_database("shared"), mcp_url=mcp_server.url).start()
+    app = Dashboard(postgres.create_database("shared"), mcp_url=mcp_server.url, args=SHARED).start()
     yield app
     app.stop()
 

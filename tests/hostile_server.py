@@ -177,7 +177,8 @@ def forged_notifications() -> list[tuple[str, str]]:
         ("message", '{"level":"<img src=x onerror=\\"window.pwned_151=1\\">","logger":"x","data":"odd level"}'),
         ("message", '{"level":"info\\u0000\\u001b[31m","logger":"nul\\u0000<b>","data":"nul in level and logger"}'),
         ("message", '{"level":"' + "<i>" * 300 + '","logger":"' + "<script>window.pwned_152=1</script>" * 20 + '"}'),
-        # Malformed: a logger that is a number, no level, progress that is text. The SDK drops these.
+        # Malformed: a logger that is a number, no level, progress that is text. The SDK drops these; a client
+        # that keeps every notification keeps them as they came.
         ("message", '{"level":"info","logger":123,"data":"<img src=x onerror=window.pwned_153=1>"}'),
         ("message", '{"data":"no level"}'),
         ("progress", f'{{"progressToken":{TOKEN},"progress":"<b>7</b>","total":10}}'),

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from webapp.events import MAX_SEQ, Job
+from webapp.events import MAX_SEQ, Job, LogLevel
 from webapp.services import InvalidJob, Services, client_of, get_services
 
 router = APIRouter(prefix="/api")
@@ -26,6 +26,7 @@ class JobRequest(BaseModel):
     max_duration: float | None = Field(
         None, gt=0, allow_inf_nan=False, description="Longest the job may run, in seconds."
     )
+    log_level: LogLevel = Field("debug", description="The least severe log level to ask of the server.")
 
 
 async def find_job(services: Services, job_id: str) -> Job:
@@ -44,6 +45,7 @@ async def create_job(body: JobRequest, request: Request, services: ServicesDep) 
             client=client_of(request),
             idle_timeout=body.idle_timeout,
             max_duration=body.max_duration,
+            log_level=body.log_level,
         )
     except InvalidJob as exc:
         raise HTTPException(exc.status_code, exc.message, headers=exc.headers or None) from exc

@@ -12,16 +12,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
+from weakref import WeakKeyDictionary
 
 import anyio
 import uvicorn
+from mcp import MCPDeprecationWarning, types
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import LoggingLevel
-from pydantic import Field
+from pydantic import BaseModel, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -61,10 +65,39 @@ class CallStats:
             self.running -= 1
 
 
+class SessionLevels:
+    """`logging/setLevel` for 2025-era sessions, which MCPServer neither handles nor advertises: the level each
+    connection asked for. (On 2026-07-28 each request carries its level, and the SDK drops what is below it.)
+
+    The SDK hands handlers a new ServerSession per request; its connection is the one handle that lasts."""
+
+    def __init__(self) -> None:
+        self._levels: WeakKeyDictionary[object, LoggingLevel] = WeakKeyDictionary()
+
+    async def set_level(
+        self, ctx: ServerRequestContext[Any, Any], params: types.SetLevelRequestParams
+    ) -> types.EmptyResult:
+        self._levels[ctx.session._connection] = params.level
+        return types.EmptyResult()
+
+    def allow(self, ctx: Context, level: LoggingLevel) -> bool:
+        asked = self._levels.get(ctx.request_context.session._connection)
+        return asked is None or LEVELS.index(level) >= LEVELS.index(asked)
+
+
 def build_server(stats: CallStats | None = None) -> MCPServer:
     """Create the demo MCP server and its tools."""
     mcp = MCPServer("mcp-live-demo", version="1.0.0")
     stats = stats or CallStats()
+    levels = SessionLevels()
+    # Registering the handler is also what makes the server advertise the `logging` capability.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        mcp._lowlevel_server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, levels.set_level)
+
+    async def send_log(ctx: Context, level: LoggingLevel, data: Any, logger_name: str | None = None) -> None:
+        if levels.allow(ctx, level):
+            await ctx.log(level, data, logger_name=logger_name)
 
     @mcp.tool()
     async def process_items(
@@ -77,7 +110,7 @@ def build_server(stats: CallStats | None = None) -> MCPServer:
         async with stats.track():
             for done, item in enumerate(items, start=1):
                 await anyio.sleep(delay)
-                await ctx.log("info", f"processed {item}", logger_name="demo.items")
+                await send_log(ctx, "info", f"processed {item}", logger_name="demo.items")
                 await ctx.report_progress(done, total=total, message=f"processed {item}")
         return f"processed {total} item(s)"
 
@@ -89,7 +122,7 @@ def build_server(stats: CallStats | None = None) -> MCPServer:
                 await anyio.sleep(delay)
                 level = LEVELS[(step - 1) % len(LEVELS)]
                 data: dict[str, Any] = {"step": step, "of": steps, "level": level, "msg": f"step {step} at {level}"}
-                await ctx.log(level, data, logger_name=f"demo.job.{level}")
+                await send_log(ctx, level, data, logger_name=f"demo.job.{level}")
                 if fail_at is not None and step == fail_at:
                     raise ToolError(f"step {step} failed (fail_at={fail_at})")
                 await ctx.report_progress(step, total=steps, message=f"step {step}/{steps}")
@@ -100,7 +133,7 @@ def build_server(stats: CallStats | None = None) -> MCPServer:
         """Send `count` log lines and `count` progress notifications back to back (for benchmarks)."""
         async with stats.track():
             for n in range(1, count + 1):
-                await ctx.log(LEVELS[n % len(LEVELS)], {"n": n}, logger_name="demo.flood")
+                await send_log(ctx, LEVELS[n % len(LEVELS)], {"n": n}, logger_name="demo.flood")
                 await ctx.report_progress(n, total=count, message=f"{n}/{count}")
         return f"sent {count} log line(s) and {count} progress notification(s)"
 
@@ -129,7 +162,7 @@ def build_server(stats: CallStats | None = None) -> MCPServer:
                 await anyio.sleep(delay)
                 if "log" in entry:
                     log = entry["log"]
-                    await ctx.log(log.get("level", "info"), log.get("data"), logger_name=log.get("logger"))
+                    await send_log(ctx, log.get("level", "info"), log.get("data"), logger_name=log.get("logger"))
                 elif "token" in entry["progress"]:
                     # Progress for another request than this call: a client must keep it apart.
                     p = entry["progress"]
@@ -141,7 +174,37 @@ def build_server(stats: CallStats | None = None) -> MCPServer:
                     await ctx.report_progress(p["progress"], total=p.get("total"), message=p.get("message"))
         return f"sent {len(script)} notification(s)"
 
+    @mcp.tool()
+    async def announce_changes(ctx: Context, ask: bool = True) -> str:
+        """Send what a server says beside logs and progress: a resource update, the three list changes and,
+        with `ask`, a question for the user (elicitation), which a client without a person may refuse.
+        Only 2025-era sessions carry these; on 2026-07-28 the question cannot even be asked."""
+        session = ctx.request_context.session
+        changes: list[types.ServerNotification] = [
+            types.ResourceUpdatedNotification(params=types.ResourceUpdatedNotificationParams(uri="demo://report")),
+            types.ResourceListChangedNotification(),
+            types.ToolListChangedNotification(),
+            types.PromptListChangedNotification(),
+        ]
+        async with stats.track():
+            logger = "demo.changes"
+            await send_log(ctx, "info", "announcing changes", logger_name=logger)
+            for change in changes:
+                await session.send_notification(change, related_request_id=ctx.request_id)
+            if ask:
+                try:
+                    answer = await ctx.elicit("Publish the report?", schema=Confirmation)
+                    await send_log(ctx, "notice", f"the question was answered: {answer.action}", logger_name=logger)
+                except Exception as exc:  # refused by the client, or no way to ask on this revision
+                    await send_log(ctx, "notice", f"the question got no answer: {exc}", logger_name=logger)
+            await send_log(ctx, "info", "changes announced", logger_name=logger)
+        return f"announced {len(changes)} change(s)"
+
     return mcp
+
+
+class Confirmation(BaseModel):
+    publish: bool
 
 
 def build_app(mcp: MCPServer, stats: CallStats, host: str = "127.0.0.1") -> Starlette:

@@ -11,12 +11,19 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 # The eight syslog severities of MCP logging, least to most severe (RFC 5424 order).
-LEVELS: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+LEVELS: tuple[str, ...] = get_args(LogLevel)
 
-EventKind = Literal["log", "progress"]
+# log and progress: the call's own notifications/message and notifications/progress. notification: any other
+# notification the server sends (resource updates, list changes, unknown methods, malformed logs). request: a
+# request from the server (sampling, elicitation, roots), which the dashboard refuses.
+EventKind = Literal["log", "progress", "notification", "request"]
+# The JSON-RPC method of the kinds that have one method; the others keep theirs in `Event.method`.
+KIND_METHODS: dict[str, str] = {"log": "notifications/message", "progress": "notifications/progress"}
+REFUSED = "refused"  # the note of a server request: answered with an error, as no person is there to answer it
 
 
 # The largest seq a cursor may name: SQLite's largest integer.
@@ -73,11 +80,18 @@ class Event:
     message: str | None = None
     note: str | None = None
     data_bytes: int | None = None  # the data's size as sent, when it was cut to the limit; None: kept whole
+    method: str | None = None  # the JSON-RPC method, for kinds that do not imply it (see KIND_METHODS)
+
+    @property
+    def rpc_method(self) -> str | None:
+        """The JSON-RPC method the event came from."""
+        return self.method or KIND_METHODS.get(self.kind)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "seq": self.seq,
             "kind": self.kind,
+            "method": self.rpc_method,
             "level": self.level,
             "logger": self.logger,
             "data": self.data,
@@ -112,6 +126,7 @@ class Job:
     # Asked for by any web process; the job's worker acts on it. Loaded jobs then read `cancelling`.
     cancel_requested: bool = False
     dropped_events: int = 0  # events beyond the limit of events kept: counted, not stored
+    log_level: LogLevel = "debug"  # the least severe level asked of the server (a server may ignore it)
 
     @property
     def percent(self) -> float | None:
@@ -140,6 +155,7 @@ class Job:
             "events": self.last_seq,
             "dropped_events": self.dropped_events,
             "worker": self.worker,
+            "log_level": self.log_level,
         }
 
 

@@ -3,24 +3,27 @@
 One `Client` connection per job: MCP log notifications carry no request id, so a connection of its
 own is what makes every line attributable to its job.
 
-The job's log and progress notifications are taken straight off the transport (`_Tap`), in wire
-order, before the SDK's session sees them. That order is exact: the SDK runs each notification
+Every notification and every request the server sends is recorded straight off the transport (`_Tap`),
+in wire order, before the SDK's session sees it. That order is exact: the SDK runs each notification
 callback in a task of its own, so callbacks can run out of order and after the call has returned.
 On the wire, the call's own response has its place too, so progress that follows it is known to be
-late. Taken there, they also skip the session's second validation and its task per notification,
-which halves the cost of receiving them (measured: 18,000 against 9,100 notifications/s).
+late. The call's log and progress are taken there and never reach the session: that skips its second
+validation and its task per notification, which halves the cost of receiving them (measured: 18,000
+against 9,100 notifications/s). Anything else goes on to the session as well, which answers requests.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
 import anyio
-from mcp import Client, MCPError
+from mcp import Client, MCPDeprecationWarning, MCPError
 from mcp.client import Transport
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
@@ -34,10 +37,12 @@ from mcp.types import (
     JSONRPCResponse,
     RequestId,
 )
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from webapp import __version__
-from webapp.events import ProgressNote, clean_data, clean_text
+from webapp.events import LogLevel, ProgressNote, clean_data, clean_text
 
+log = logging.getLogger(__name__)
 _CLIENT_INFO = Implementation(name="mcp-live", version=__version__)
 PROBE_TIMEOUT = 5.0  # seconds for a status check: connect, handshake, list tools
 # The SDK fails a whole call on an SSE event over 1 MiB; a bigger log line should rather arrive and be cut to
@@ -83,6 +88,12 @@ class NotificationSink(Protocol):
     ) -> None:
         """`note`: why this progress must not move the bar, when the wire already says so."""
 
+    def notification(self, method: str, params: Any) -> None:
+        """Any other notification, a malformed log or progress included."""
+
+    def request(self, method: str, params: Any) -> None:
+        """A request from the server; the SDK answers it (with a refusal, as we offer no callbacks)."""
+
 
 class _Tap:
     """Watches one connection's messages in wire order and hands the job's notifications to the sink.
@@ -111,10 +122,15 @@ class _Tap:
         message = item.message
         if isinstance(message, JSONRPCNotification):
             params = message.params or {}
-            if message.method == "notifications/message":
-                return self._log(params)
-            if message.method == "notifications/progress":
-                return self._progress(params)
+            if message.method == "notifications/message" and self._log(params):
+                return True
+            if message.method == "notifications/progress" and self._progress(params):
+                return True
+            # Anything else is a line too. The session sees it as well: it may act on it, or log it as malformed.
+            self.sink.notification(clean_text(message.method), clean_data(params))
+        elif isinstance(message, JSONRPCRequest) and message.method != "ping":
+            # The session answers it: with no callback of ours, "... not supported".
+            self.sink.request(clean_text(message.method), clean_data(message.params or {}))
         elif isinstance(message, JSONRPCResponse | JSONRPCError) and message.id == self._call_id:
             self._answered = True
         return False
@@ -122,14 +138,14 @@ class _Tap:
     def _log(self, params: dict[str, Any]) -> bool:
         level, logger = params.get("level"), params.get("logger")
         if not isinstance(level, str) or not (logger is None or isinstance(logger, str)):
-            return False  # malformed: left to the SDK, which says so in its log
+            return False  # malformed: kept as a notification
         self.sink.log(clean_text(level), None if logger is None else clean_text(logger), clean_data(params.get("data")))
         return True
 
     def _progress(self, params: dict[str, Any]) -> bool:
         progress, total, message = params.get("progress"), params.get("total"), params.get("message")
         if not isinstance(progress, int | float) or isinstance(progress, bool):
-            return False  # malformed: left to the SDK, which says so in its log
+            return False  # malformed: kept as a notification
         if not (total is None or _is_number(total)):
             return False
         if message is not None:
@@ -247,20 +263,22 @@ class Link:
 
 
 @contextlib.asynccontextmanager
-async def open_link(target: Target, sink: NotificationSink, token: str) -> AsyncIterator[Link]:
+async def open_link(
+    target: Target, sink: NotificationSink, token: str, log_level: LogLevel = "debug"
+) -> AsyncIterator[Link]:
     """Connect to the server and relay its notifications to `sink` until the block ends.
 
-    `token` is the progress token of the job's call. Cancel a call with a cancel scope around
-    `Link.call_tool`, inside this block: that is what tells the server (notifications/cancelled, or
-    closing the request stream on 2026-07-28). A scope around the whole block would close the
-    connection before the server hears of it.
+    `token` is the progress token of the job's call; `log_level` the least severe level asked for.
+    Cancel a call with a cancel scope around `Link.call_tool`, inside this block: that is what tells the
+    server (notifications/cancelled, or closing the request stream on 2026-07-28). A scope around the
+    whole block would close the connection before the server hears of it.
     """
 
     tap = _Tap(sink, token)
     client = target.client(
         _tapped(target.transport(), tap),
         # Without a log level, 2026-07-28 servers send no log notifications at all.
-        log_level="debug",
+        log_level=log_level,
         # No response cache: one call per connection has nothing to reuse.
         cache=None,
     )
@@ -269,6 +287,7 @@ async def open_link(target: Target, sink: NotificationSink, token: str) -> Async
     try:
         async with client:
             connected = True
+            await ask_for_level(client, log_level)
             try:
                 yield Link(client, tap)
             except LinkError as exc:
@@ -282,6 +301,19 @@ async def open_link(target: Target, sink: NotificationSink, token: str) -> Async
             raise
         what = "lost the connection to" if connected else "cannot reach"
         raise LinkError(f"{what} the MCP server at {target.url}: {describe_error(exc)}") from exc
+
+
+async def ask_for_level(client: Client, level: LogLevel) -> None:
+    """On a 2025-era session, where requests carry no level, ask for it with `logging/setLevel`, if the server
+    offers logging. A server that ignores it, or refuses, sends what it sends: every line is kept anyway."""
+    if client.protocol_version in MODERN_PROTOCOL_VERSIONS or client.server_capabilities.logging is None:
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)  # deprecated in 2026-07-28 only
+            await client.set_logging_level(level)
+    except MCPError as exc:
+        log.info("the server refused logging/setLevel %s: %s", level, exc.message)
 
 
 async def describe_server(target: Target) -> ServerDescription:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from webapp.api import find_job
+from webapp.events import LEVELS, LogLevel
 from webapp.rendering import example_arguments
 from webapp.services import InvalidJob, Services, client_of, get_services
 from webapp.store import StoreUnavailable
@@ -62,6 +63,7 @@ def default_form(services: Services) -> dict[str, Any]:
         "arguments": example_arguments(server.tool(tool)),
         "idle_timeout": f"{services.settings.idle_timeout:g}",
         "max_duration": f"{services.settings.max_duration:g}",
+        "log_level": "debug",
     }
 
 
@@ -73,8 +75,15 @@ async def start_job_from_form(
     arguments: Annotated[str, Form()] = "{}",
     idle_timeout: Annotated[str, Form()] = "",
     max_duration: Annotated[str, Form()] = "",
+    log_level: Annotated[str, Form()] = "debug",
 ) -> Response:
-    form = {"tool": tool, "arguments": arguments, "idle_timeout": idle_timeout, "max_duration": max_duration}
+    form = {
+        "tool": tool,
+        "arguments": arguments,
+        "idle_timeout": idle_timeout,
+        "max_duration": max_duration,
+        "log_level": log_level,
+    }
     try:
         parsed = parse_arguments(arguments)
         job = await services.start_job(
@@ -83,6 +92,7 @@ async def start_job_from_form(
             client=client_of(request),
             idle_timeout=parse_seconds("Idle timeout", idle_timeout),
             max_duration=parse_seconds("Maximum duration", max_duration),
+            log_level=parse_level(log_level),
         )
     except InvalidJob as exc:
         page = await render_index(request, services, form=form, error=exc.message, status_code=exc.status_code)
@@ -112,6 +122,12 @@ def parse_arguments(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidJob('Arguments must be a JSON object, like {"steps": 40}.')
     return value
+
+
+def parse_level(text: str) -> LogLevel:
+    if text not in LEVELS:
+        raise InvalidJob(f"Log level must be one of {', '.join(LEVELS)}, not {text!r}.")
+    return cast(LogLevel, text)
 
 
 def parse_seconds(label: str, text: str) -> float | None:

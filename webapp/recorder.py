@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio
 
-from webapp.events import Event, Job, ProgressNote, percent_of
+from webapp.events import REFUSED, Event, EventKind, Job, ProgressNote, percent_of
 
 NAME_CHARS = 200  # a logger's or a level's name, beyond which it is cut (marked with "…")
 MESSAGE_CHARS = 4096  # a progress message, likewise
@@ -56,6 +56,30 @@ class Recorder:
                 data_bytes=data_bytes,
             )
         )
+
+    def notification(self, method: str, params: Any) -> None:
+        """Any other notification than the call's log and progress: kept with its method, params as data."""
+        self._message("notification", method, params)
+
+    def request(self, method: str, params: Any) -> None:
+        """A request from the server (it is refused, by the SDK): kept with its method, params as data."""
+        self._message("request", method, params)
+
+    def _message(self, kind: EventKind, method: str, params: Any) -> None:
+        if self._over_the_limit():
+            return
+        data, data_bytes = bounded(params, self.limits.event_bytes)
+        event = Event(
+            self.job.id,
+            self.job.last_seq + 1,
+            kind,
+            time.time(),
+            data=data,
+            data_bytes=data_bytes,
+            method=shorten(method, NAME_CHARS),
+            note=REFUSED if kind == "request" else None,
+        )
+        self._append(event)
 
     def progress(
         self, progress: float, total: float | None, message: str | None, *, note: ProgressNote | None = None

@@ -15,7 +15,7 @@ import jsonschema_rs
 from fastapi import Request
 from starlette.templating import Jinja2Templates
 
-from webapp.events import Job
+from webapp.events import Job, LogLevel
 from webapp.feeds import Feeds
 from webapp.hub import Hub
 from webapp.mcp_link import ToolSpec
@@ -75,6 +75,7 @@ class Services:
         client: str,
         idle_timeout: float | None = None,
         max_duration: float | None = None,
+        log_level: LogLevel = "debug",
     ) -> Job:
         """Check the request against the server's last known tools and the limits, then queue it."""
         status = self.monitor.status
@@ -100,6 +101,7 @@ class Services:
             arguments=arguments,
             idle_timeout=idle_timeout or self.settings.idle_timeout,
             max_duration=max_duration or self.settings.max_duration,
+            log_level=log_level,
         )
         await self.store.create_job(job)
         return job

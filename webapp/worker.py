@@ -195,7 +195,9 @@ class Worker:
         outcome: ToolOutcome | None = None
         try:
             with active.connect_scope:
-                async with open_link(self._target, active.recorder, token=f"mcp-live-{job.id}") as link:
+                async with open_link(
+                    self._target, active.recorder, token=f"mcp-live-{job.id}", log_level=job.log_level
+                ) as link:
                     if active.stop_reason is None:
                         job.state = JobState.RUNNING
                         await self._write(active)

@@ -59,6 +59,18 @@ def test_a_failing_job_shows_its_failure(page: Page, dashboard: Dashboard) -> No
     assert seqs_in_dom(page) == list(range(1, 8))
 
 
+def test_a_log_level_picked_in_the_form_keeps_lower_levels_off_the_page(page: Page, dashboard: Dashboard) -> None:
+    page.goto(dashboard.url + "/")
+    page.fill("#arguments", '{"steps": 16, "delay": 0.01}')
+    page.select_option("#log_level", "error")
+    page.click("button.primary")
+    page.wait_for_url("**/jobs/*", timeout=TIMEOUT)
+    expect(page.locator("#job-status [data-state]")).to_have_attribute("data-state", "succeeded", timeout=TIMEOUT)
+    expect(page.locator("[data-log-level]")).to_have_text("error")
+    levels = page.locator("#log > li[data-kind=log]").evaluate_all("lines => lines.map(li => li.dataset.level)")
+    assert levels == ["error", "critical", "alert", "emergency"] * 2
+
+
 def test_bad_arguments_are_explained_on_the_form(page: Page, dashboard: Dashboard) -> None:
     page.goto(dashboard.url + "/")
     page.fill("#arguments", '{"steps": "lots"}')

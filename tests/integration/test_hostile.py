@@ -351,10 +351,19 @@ def test_odd_and_forged_progress_is_kept_with_a_note_and_never_moves_the_bar(
     assert job["message"] == hostile.PAYLOADS[-1]
 
 
-def test_a_level_that_is_not_a_level_is_kept_as_text_and_malformed_notifications_end_nothing(
+def test_a_level_that_is_not_a_level_is_kept_as_text_and_malformed_notifications_are_kept_as_they_came(
     client: httpx.Client, jobs: dict[str, str]
 ) -> None:
-    levels = [event["level"] for event in events_of(client, jobs["everything"]) if event["kind"] == "log"]
+    events = events_of(client, jobs["everything"])
+    malformed = [(event["method"], event["data"]) for event in events if event["kind"] == "notification"]
+    assert malformed[:2] == [
+        ("notifications/message", {"level": "info", "logger": 123, "data": "<img src=x onerror=window.pwned_153=1>"}),
+        ("notifications/message", {"data": "no level"}),
+    ]
+    method, params = malformed[2]
+    assert (method, params["progress"], params["total"]) == ("notifications/progress", "<b>7</b>", 10)
+    assert len(malformed) == 3
+    levels = [event["level"] for event in events if event["kind"] == "log"]
     assert '<img src=x onerror="window.pwned_151=1">' in levels
     assert "info\ufffd\x1b[31m" in levels  # NUL as U+FFFD
     long_level = next(level for level in levels if level.startswith("<i><i>"))

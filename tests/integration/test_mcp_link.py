@@ -25,6 +25,12 @@ class Sink:
     ) -> None:
         self.seen.append((f"progress ({note})" if note else "progress", progress))
 
+    def notification(self, method: str, params: Any) -> None:
+        self.seen.append(("notification", method))
+
+    def request(self, method: str, params: Any) -> None:
+        self.seen.append(("request", method))
+
 
 @pytest.fixture(
     params=[("/mcp", "auto"), ("/sse", "auto"), ("/mcp", "legacy"), ("/sse", "legacy")],
@@ -49,6 +55,25 @@ async def test_every_notification_is_relayed_in_arrival_order_before_the_call_re
     assert sink.seen == seen_when_the_call_returned
 
 
+async def test_other_notifications_and_server_requests_are_relayed_in_order_with_their_method(target: Target) -> None:
+    sink = Sink()
+    async with open_link(target, sink, token="t") as link:
+        outcome = await link.call_tool("announce_changes", {})
+    assert outcome.text == "announced 4 change(s)"
+    changes = [
+        ("notification", "notifications/resources/updated"),
+        ("notification", "notifications/resources/list_changed"),
+        ("notification", "notifications/tools/list_changed"),
+        ("notification", "notifications/prompts/list_changed"),
+    ]
+    if target.protocol == "legacy":  # a 2025-era session can carry the server's question; the SDK refuses it
+        asked = [("request", "elicitation/create"), ("log", "the question got no answer: Elicitation not supported")]
+    else:  # 2026-07-28 has no back channel for it: the server cannot even ask
+        asked = [sink.seen[-2]]
+        assert "no back-channel for server-initiated requests" in str(asked[0][1])
+    assert sink.seen == [("log", "announcing changes"), *changes, *asked, ("log", "changes announced")]
+
+
 async def test_a_tool_error_is_an_outcome_not_an_exception(target: Target) -> None:
     sink = Sink()
     async with open_link(target, sink, token="t") as link:
@@ -62,7 +87,7 @@ async def test_describe_server_names_the_server_its_protocol_and_tools(target: T
     description = await describe_server(target)
     assert description.name == "mcp-live-demo"
     assert (description.protocol_version == "2025-11-25") is (target.protocol == "legacy")
-    assert {t.name for t in description.tools} == {"process_items", "run_job", "flood", "scripted"}
+    assert {t.name for t in description.tools} == {"process_items", "run_job", "flood", "scripted", "announce_changes"}
     run_job = next(t for t in description.tools if t.name == "run_job")
     assert set(run_job.input_schema["properties"]) == {"steps", "delay", "fail_at"}
 

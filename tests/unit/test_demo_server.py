@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from mcp import Client
+from mcp import Client, MCPDeprecationWarning
 from mcp.types import CallToolResult, LoggingMessageNotificationParams, TextContent
 
 from webapp.demo_server import LEVELS, build_server
@@ -63,3 +63,22 @@ async def test_flood_sends_count_logs_and_count_progress() -> None:
     result, seen = await call("flood", {"count": 300})
     assert not result.is_error
     assert len(seen.logs) == 300 and len(seen.progress) == 300
+
+
+async def levels_sent(mode: Any, level: Any) -> list[str]:
+    """The levels of the logs run_job sends through a client that asked for `level`, on each revision the way it
+    asks there: per request on 2026-07-28, with logging/setLevel on a 2025-era session."""
+    seen = Collector()
+    async with Client(build_server(), mode=mode, log_level=level, logging_callback=seen.log) as client:
+        if mode == "legacy":
+            assert client.server_capabilities.logging is not None  # advertised, as the handler exists
+            with pytest.warns(MCPDeprecationWarning):
+                await client.set_logging_level(level)
+        await client.call_tool("run_job", {"steps": 8, "delay": 0})
+    return [p.level for p in seen.logs]
+
+
+@pytest.mark.parametrize("mode", ["2026-07-28", "legacy"])
+async def test_the_server_sends_only_the_asked_level_and_above_on_both_revisions(mode: str) -> None:
+    assert await levels_sent(mode, "warning") == ["warning", "error", "critical", "alert", "emergency"]
+    assert await levels_sent(mode, "debug") == list(LEVELS)  # and each session keeps its own level

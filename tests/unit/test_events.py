@@ -67,6 +67,7 @@ def test_event_json_has_every_documented_field() -> None:
     assert event.to_json() == {
         "seq": 7,
         "kind": "log",
+        "method": "notifications/message",
         "level": "notice",
         "logger": "x",
         "data": {"a": [1]},

@@ -134,3 +134,20 @@ def test_progress_the_link_marks_is_kept_once_and_never_moves_the_bar(recorder: 
     events, job = take(recorder)
     assert [e.note for e in events] == [note]
     assert job.progress is None
+
+
+def test_other_notifications_and_server_requests_are_lines_with_their_method(recorder: Recorder) -> None:
+    recorder.log("info", "a", "one")
+    recorder.notification("notifications/tools/list_changed", {})
+    recorder.request("sampling/createMessage", {"messages": []})
+    recorder.notification("notifications/x" * 100, "y" * 10_000)
+    events, _ = take(recorder)
+    assert [(e.seq, e.kind, e.rpc_method) for e in events[:3]] == [
+        (1, "log", "notifications/message"),
+        (2, "notification", "notifications/tools/list_changed"),
+        (3, "request", "sampling/createMessage"),
+    ]
+    assert events[2].note == "refused" and events[2].data == {"messages": []}
+    assert events[1].to_json()["method"] == "notifications/tools/list_changed"
+    assert len(events[3].method or "") == 200  # a method name is cut like a logger's
+    assert recorder.job.last_seq == 4

@@ -50,15 +50,17 @@ async def test_jobs_and_events_survive_reopening(db: str) -> None:
     events = [
         Event("a1", 1, "log", 101.0, level="warning", logger="w", data={"nested": ["x", 1, None], "nan": math.nan}),
         Event("a1", 2, "progress", 102.0, progress=1, total=3, message="one of three"),
+        Event("a1", 3, "notification", 103.0, data={"uri": "x://y"}, method="notifications/resources/updated"),
+        Event("a1", 4, "request", 104.0, data={}, method="roots/list", note="refused"),
     ]
     async with open_store(db, Hub()) as store:
         job = await running(store, "a1")
-        job.last_seq, job.progress, job.total = 2, 1, 3
+        job.last_seq, job.progress, job.total = 4, 1, 3
         await store.save_job(job, events)
     async with open_store(db, Hub()) as reopened:
         assert await reopened.get_job("a1") == job
         stored = await reopened.events_after("a1", 0, 10)
-    assert stored[1] == events[1]
+    assert stored[1:] == events[1:]
     assert stored[0].data == {"nested": ["x", 1, None], "nan": "nan"}  # JSON has no NaN: kept as text
 
 

@@ -169,9 +169,11 @@ def job_news(job_id: str) -> tuple[str, ...]:
 
 JOB_COLUMNS = (
     "id, tool, arguments, state, created_at, finished_at, progress, total, message, result, error,"
-    " idle_timeout, max_duration, last_seq, worker, cancel_requested_at, dropped_events"
+    " idle_timeout, max_duration, last_seq, worker, cancel_requested_at, dropped_events, log_level"
 )
-EVENT_COLUMNS = "job_id, seq, kind, received_at, level, logger, data, progress, total, message, note, data_bytes"
+EVENT_COLUMNS = (
+    "job_id, seq, kind, received_at, level, logger, data, progress, total, message, note, data_bytes, method"
+)
 JOB_FIELDS = len(JOB_COLUMNS.split(","))
 EVENT_FIELDS = len(EVENT_COLUMNS.split(","))
 
@@ -196,6 +198,7 @@ def job_row(job: Job) -> tuple[Any, ...]:
         job.worker,
         None,
         job.dropped_events,
+        job.log_level,
     )
 
 
@@ -238,11 +241,12 @@ def job_from_row(row: Sequence[Any]) -> Job:
         worker=row[14],
         cancel_requested=cancel_requested,
         dropped_events=row[16],
+        log_level=row[17],
     )
 
 
 def event_rows(events: Sequence[Event]) -> list[tuple[Any, ...]]:
-    """Events as rows of the `events` table: data as JSON text (log lines only)."""
+    """Events as rows of the `events` table: data as JSON text."""
     return [
         (
             e.job_id,
@@ -251,12 +255,13 @@ def event_rows(events: Sequence[Event]) -> list[tuple[Any, ...]]:
             e.received_at,
             e.level,
             e.logger,
-            None if e.kind != "log" else dumps(e.data),
+            None if e.data is None else dumps(e.data),
             e.progress,
             e.total,
             e.message,
             e.note,
             e.data_bytes,
+            e.method,
         )
         for e in events
     ]
@@ -276,4 +281,5 @@ def event_from_row(row: Sequence[Any]) -> Event:
         message=row[9],
         note=row[10],
         data_bytes=row[11],
+        method=row[12],
     )

@@ -72,7 +72,7 @@ WITH updated AS (
     INSERT INTO events ({EVENT_COLUMNS})
     SELECT * FROM unnest(
         %s::text[], %s::bigint[], %s::text[], %s::float8[], %s::text[], %s::text[], %s::text[],
-        %s::float8[], %s::float8[], %s::text[], %s::text[], %s::bigint[]
+        %s::float8[], %s::float8[], %s::text[], %s::text[], %s::bigint[], %s::text[]
     )
     WHERE EXISTS (SELECT FROM updated)
     ON CONFLICT DO NOTHING

@@ -1,0 +1,60 @@
+"""Every notification is a line: what a server sends beside the call's log and progress, and its requests, are
+kept in order with their JSON-RPC method, shown on the page and streamed, on a 2025-era session (which carries
+them all) against the bundled server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import Dashboard, all_events, follow, run_to_end
+from webapp.bundled import ChildServer
+
+HTML = {"Accept": "text/html"}
+
+
+@pytest.fixture(scope="module")
+def legacy_client(mcp_server: ChildServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    db: Path = tmp_path_factory.mktemp("notifications") / "jobs.sqlite3"
+    app = Dashboard(db, mcp_url=mcp_server.url, args=("--protocol", "legacy")).start()
+    try:
+        with app.client() as client:
+            yield client
+    finally:
+        app.stop()
+
+
+def test_list_changes_resource_updates_and_a_refused_question_are_kept_in_order_with_their_method(
+    legacy_client: httpx.Client,
+) -> None:
+    job = run_to_end(legacy_client, "announce_changes")
+    assert (job["state"], job["result"]["content"][0]["text"]) == ("succeeded", "announced 4 change(s)")
+    events = all_events(legacy_client, job["id"])
+    assert [(e["seq"], e["kind"], e["method"]) for e in events] == [
+        (1, "log", "notifications/message"),
+        (2, "notification", "notifications/resources/updated"),
+        (3, "notification", "notifications/resources/list_changed"),
+        (4, "notification", "notifications/tools/list_changed"),
+        (5, "notification", "notifications/prompts/list_changed"),
+        (6, "request", "elicitation/create"),
+        (7, "log", "notifications/message"),
+        (8, "log", "notifications/message"),
+    ]
+    assert events[1]["data"] == {"uri": "demo://report"}
+    assert (events[5]["note"], events[5]["data"]["message"]) == ("refused", "Publish the report?")
+    assert events[6]["data"] == "the question got no answer: Elicitation not supported"  # and the job went on
+
+
+def test_the_page_and_the_stream_show_each_as_a_line_of_its_kind(legacy_client: httpx.Client) -> None:
+    job = run_to_end(legacy_client, "announce_changes")
+    page = legacy_client.get(f"/jobs/{job['id']}", headers=HTML).text
+    assert 'data-kind="notification" data-method="notifications/tools/list_changed"' in page
+    assert 'data-kind="request" data-method="elicitation/create" data-note="refused"' in page
+    assert "refused: the dashboard answers no requests from servers" in page
+    assert "&#34;uri&#34;: &#34;demo://report&#34;" in page
+    streamed = follow(legacy_client, job["id"], after=0)
+    assert [seq for message in streamed for seq in message.seqs] == list(range(1, 9))
+    assert 'data-method="notifications/resources/updated"' in "".join(m.data for m in streamed)
