@@ -181,6 +181,7 @@ def measure_once(
     name = scenario.section.name
     began = time.monotonic()
     try:
+        backend.settle()
         readings = scenario.measure(backend, sizes, scratch)
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]

@@ -121,7 +121,8 @@ def write(
         "",
         "How fast the relay is, end to end, on loopback: the bundled MCP server -> the dashboard (`python -m webapp`, "
         "its own process) -> the store -> SSE readers (and a real Chromium). Every scenario run gets a fresh MCP "
-        "server, a fresh database and a fresh dashboard. Runs are interleaved (run 1 of every scenario on every "
+        "server, a fresh database and a fresh dashboard (on PostgreSQL, after a `CHECKPOINT`: the writes of the run "
+        "before are flushed before, not during, the next). Runs are interleaved (run 1 of every scenario on every "
         "backend, then run 2, ...), so a slow spell of the machine spreads over all figures instead of sinking one. "
         f"The median of {runs_done} run(s) is judged against the target; correctness figures (lossless viewers, a "
         "bounded DOM) must hold in every run. The SSE readers are lean asyncio connections (`tests/bench/sse.py`) "
