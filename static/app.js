@@ -163,9 +163,66 @@
     if (event.target instanceof Element && event.target.closest("#live .reconnect")) reconnect();
   });
 
+  // ---- Progress a person can plan with: elapsed, rate, time left; and the tab's title ----
+
+  const RATE_WINDOW = 15; // seconds of progress the rate is measured over
+  const samples = []; // [seconds, progress], newest last
+
+  function duration(seconds) {
+    // As the server writes it (rendering.duration): 12.3 s, 4:05, 1:02:03.
+    if (seconds < 60) return `${Math.max(seconds, 0).toFixed(1)} s`;
+    const whole = Math.floor(seconds);
+    const [h, m, s] = [Math.floor(whole / 3600), Math.floor((whole % 3600) / 60), whole % 60];
+    const pad = (n) => String(n).padStart(2, "0");
+    return h ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+  }
+
+  function rateOf(now, progress) {
+    const last = samples[samples.length - 1];
+    if (!last || last[1] !== progress) samples.push([now, progress]);
+    while (samples.length > 2 && samples[0][0] < now - RATE_WINDOW) samples.shift();
+    const [t0, p0] = samples[0];
+    const span = now - t0;
+    return span >= 1 && progress > p0 ? (progress - p0) / span : null;
+  }
+
+  function showTiming(timing, clockOffset) {
+    const badge = document.querySelector("#job-status [data-state]");
+    const row = document.querySelector("#progress .progress-row");
+    if (!badge || !row) return;
+    const state = badge.dataset.state;
+    const created = Number(timing.dataset.createdAt);
+    const finished = badge.dataset.finishedAt;
+    const now = Date.now() / 1000 + clockOffset;
+    let text;
+    if (finished) {
+      text = `took ${duration(Number(finished) - created)}`;
+    } else {
+      const parts = [`elapsed ${duration(now - created)}`];
+      const progress = row.dataset.progress === "" ? null : Number(row.dataset.progress);
+      const total = row.dataset.total === "" ? null : Number(row.dataset.total);
+      const rate = progress === null ? null : rateOf(now, progress);
+      if (rate !== null) parts.push(`${rate >= 10 ? Math.round(rate) : rate.toPrecision(2)}/s`);
+      if (rate !== null && total !== null && total > progress) parts.push(`about ${duration((total - progress) / rate)} left`);
+      text = parts.join(" · ");
+    }
+    if (timing.textContent !== text) timing.textContent = text;
+    const percent = row.dataset.percent;
+    const lead = finished ? state.replace("_", " ") : percent !== "" ? `${percent}%` : state;
+    const title = `${lead} · ${timing.dataset.tool} · MCP Live`;
+    if (document.title !== title) document.title = title;
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     const log = document.getElementById("log");
     if (log) log.scrollTop = log.scrollHeight;
     if (document.getElementById("stream")) expectConnection();
+    const timing = document.getElementById("timing");
+    if (timing) {
+      // The server's clock, not this machine's: elapsed time is measured from when the server started the job.
+      const clockOffset = Number(timing.dataset.now) - Date.now() / 1000;
+      showTiming(timing, clockOffset);
+      setInterval(() => showTiming(timing, clockOffset), 500);
+    }
   });
 })();

@@ -51,6 +51,15 @@ def own_server() -> Iterator[ChildServer]:
 
 
 @pytest.fixture(scope="session")
+def late_server() -> Iterator[ChildServer]:
+    """tests/late_server.py: a legacy SSE server that keeps sending progress after it has answered."""
+    server = ChildServer(module="tests.late_server")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def hostile_mcp() -> Iterator[ChildServer]:
     """tests/hostile_server.py: an MCP server every word of which tries to break the dashboard."""
     server = ChildServer(module="tests.hostile_server")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from webapp.events import MAX_SEQ, Job, LogLevel
-from webapp.services import InvalidJob, Services, client_of, get_services
+from webapp.export import MEDIA_TYPES, ExportFormat, export_lines, file_name
+from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services, not_deletable
 
 router = APIRouter(prefix="/api")
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -27,6 +28,13 @@ class JobRequest(BaseModel):
         None, gt=0, allow_inf_nan=False, description="Longest the job may run, in seconds."
     )
     log_level: LogLevel = Field("debug", description="The least severe log level to ask of the server.")
+    linger: float = Field(
+        0,
+        ge=0,
+        le=MAX_LINGER,
+        allow_inf_nan=False,
+        description="Seconds to keep listening after the call returns, for what the server sends late.",
+    )
 
 
 async def find_job(services: Services, job_id: str) -> Job:
@@ -46,6 +54,7 @@ async def create_job(body: JobRequest, request: Request, services: ServicesDep) 
             idle_timeout=body.idle_timeout,
             max_duration=body.max_duration,
             log_level=body.log_level,
+            linger=body.linger,
         )
     except InvalidJob as exc:
         raise HTTPException(exc.status_code, exc.message, headers=exc.headers or None) from exc
@@ -79,7 +88,7 @@ async def delete_job(job_id: str, services: ServicesDep) -> Response:
     if deleted is None:
         raise HTTPException(404, f"No job with id {job_id!r}.")
     if not deleted:
-        raise HTTPException(409, f"Job {job_id} has not ended: cancel it first, then delete it.")
+        raise HTTPException(409, not_deletable(job_id))
     return Response(status_code=204)
 
 
@@ -94,6 +103,21 @@ async def list_events(
     # One more than asked tells whether there is more without a second query.
     events = await services.store.events_after(job_id, after, limit + 1)
     return {"events": [e.to_json() for e in events[:limit]], "more": len(events) > limit}
+
+
+@router.get("/jobs/{job_id}/export")
+async def export_job(
+    job_id: str,
+    services: ServicesDep,
+    export_format: Annotated[ExportFormat, Query(alias="format")] = "jsonl",
+) -> StreamingResponse:
+    """Every event of the job as a file: JSON Lines (the events' API shape) or text; streamed from the store."""
+    job = await find_job(services, job_id)
+    return StreamingResponse(
+        export_lines(services.store, job.id, export_format),
+        media_type=MEDIA_TYPES[export_format],
+        headers={"Content-Disposition": f'attachment; filename="{file_name(job, export_format)}"'},
+    )
 
 
 @router.get("/jobs/{job_id}/events/{seq}")

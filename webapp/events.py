@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -81,6 +82,8 @@ class Event:
     note: str | None = None
     data_bytes: int | None = None  # the data's size as sent, when it was cut to the limit; None: kept whole
     method: str | None = None  # the JSON-RPC method, for kinds that do not imply it (see KIND_METHODS)
+    # The data's JSON text (json_text), when the recorder has made it already: the store keeps it as it is.
+    data_json: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def rpc_method(self) -> str | None:
@@ -127,6 +130,13 @@ class Job:
     cancel_requested: bool = False
     dropped_events: int = 0  # events beyond the limit of events kept: counted, not stored
     log_level: LogLevel = "debug"  # the least severe level asked of the server (a server may ignore it)
+    linger: float = 0.0  # seconds the connection stays open after the call, for what the server sends late
+    lingering_until: float | None = None  # set from the call's end to the end of its linger
+
+    @property
+    def settled(self) -> bool:
+        """Ended, and done listening: nothing more will be recorded for it."""
+        return self.state.is_terminal and self.lingering_until is None
 
     @property
     def percent(self) -> float | None:
@@ -156,6 +166,8 @@ class Job:
             "dropped_events": self.dropped_events,
             "worker": self.worker,
             "log_level": self.log_level,
+            "linger": self.linger,
+            "lingering_until": iso_time(self.lingering_until) if self.lingering_until is not None else None,
         }
 
 
@@ -175,6 +187,14 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list):
         return [json_safe(item) for item in value]
     return value
+
+
+def json_text(value: Any) -> str:
+    """JSON text of server data; NaN and infinities (which JSON lacks) are kept as strings."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return json.dumps(json_safe(value), ensure_ascii=False)
 
 
 def clean_text(text: str) -> str:

@@ -125,7 +125,7 @@ class JobFeed:
                 return
             self._take(job, events)
             pacer.handled(len(events), readers=self.viewers)
-            self.ended = job.state.is_terminal and len(events) < READ_EVENTS
+            self.ended = job.settled and len(events) < READ_EVENTS
             self.ready.set()
             self._publish()
             if self.ended:
@@ -140,7 +140,7 @@ class JobFeed:
             self._lines.append(sse_data(render_line(self._templates, event)))
         if events:
             self.last_seq = events[-1].seq
-        status_key = (job.state, job.error, job.result is not None, job.dropped_events)
+        status_key = (job.state, job.error, job.result is not None, job.dropped_events, job.lingering_until)
         if status_key != self.status.key:
             self.status = Part(self.status.version + 1, status_key, self._partial_status(job))
         progress_key = (job.progress, job.total, job.message)

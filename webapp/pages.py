@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -14,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from webapp.api import find_job
 from webapp.events import LEVELS, LogLevel
 from webapp.rendering import example_arguments
-from webapp.services import InvalidJob, Services, client_of, get_services
+from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services, not_deletable
 from webapp.store import StoreUnavailable
 
 router = APIRouter(default_response_class=HTMLResponse)
@@ -64,6 +65,7 @@ def default_form(services: Services) -> dict[str, Any]:
         "idle_timeout": f"{services.settings.idle_timeout:g}",
         "max_duration": f"{services.settings.max_duration:g}",
         "log_level": "debug",
+        "linger": "0",
     }
 
 
@@ -76,6 +78,7 @@ async def start_job_from_form(
     idle_timeout: Annotated[str, Form()] = "",
     max_duration: Annotated[str, Form()] = "",
     log_level: Annotated[str, Form()] = "debug",
+    linger: Annotated[str, Form()] = "",
 ) -> Response:
     form = {
         "tool": tool,
@@ -83,6 +86,7 @@ async def start_job_from_form(
         "idle_timeout": idle_timeout,
         "max_duration": max_duration,
         "log_level": log_level,
+        "linger": linger,
     }
     try:
         parsed = parse_arguments(arguments)
@@ -93,6 +97,7 @@ async def start_job_from_form(
             idle_timeout=parse_seconds("Idle timeout", idle_timeout),
             max_duration=parse_seconds("Maximum duration", max_duration),
             log_level=parse_level(log_level),
+            linger=parse_linger(linger),
         )
     except InvalidJob as exc:
         page = await render_index(request, services, form=form, error=exc.message, status_code=exc.status_code)
@@ -108,7 +113,7 @@ async def delete_job_from_page(job_id: str, services: ServicesDep) -> Response:
     if deleted is None:
         raise HTTPException(404, f"No job with id {job_id!r}.")
     if not deleted:
-        raise HTTPException(409, f"Job {job_id} has not ended: cancel it first, then delete it.")
+        raise HTTPException(409, not_deletable(job_id))
     return RedirectResponse("/", status_code=303)
 
 
@@ -128,6 +133,18 @@ def parse_level(text: str) -> LogLevel:
     if text not in LEVELS:
         raise InvalidJob(f"Log level must be one of {', '.join(LEVELS)}, not {text!r}.")
     return cast(LogLevel, text)
+
+
+def parse_linger(text: str) -> float:
+    if not text.strip():
+        return 0.0
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise InvalidJob(f"Linger must be a number of seconds, not {text!r}.") from None
+    if not (0 <= seconds <= MAX_LINGER):
+        raise InvalidJob(f"Linger must be between 0 and {MAX_LINGER} seconds.")
+    return seconds
 
 
 def parse_seconds(label: str, text: str) -> float | None:
@@ -156,6 +173,7 @@ async def job_page(request: Request, job_id: str, services: ServicesDep) -> Resp
         "hidden": first,
         "max_lines": max_lines,
         "server": services.monitor.status,
+        "now": time.time(),  # the page's clock, against which app.js measures elapsed time
     }
     return services.templates.TemplateResponse(request, "job.html", context)
 

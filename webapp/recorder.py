@@ -8,7 +8,6 @@ store error never leaves a gap.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any
 
 import anyio
 
-from webapp.events import REFUSED, Event, EventKind, Job, ProgressNote, percent_of
+from webapp.events import REFUSED, Event, EventKind, Job, ProgressNote, json_text, percent_of
 
 NAME_CHARS = 200  # a logger's or a level's name, beyond which it is cut (marked with "…")
 MESSAGE_CHARS = 4096  # a progress message, likewise
@@ -37,12 +36,13 @@ class Recorder:
         self.limits = limits or Limits()
         self.news = anyio.Event()
         self.last_activity = time.monotonic()
+        self.after_end = False  # the call has returned: what comes now is marked as after its end
         self._pending: list[Event] = []
 
     def log(self, level: str, logger: str | None, data: Any) -> None:
         if self._over_the_limit():
             return
-        data, data_bytes = bounded(data, self.limits.event_bytes)
+        data, data_bytes, data_json = bounded(data, self.limits.event_bytes)
         level, logger = shorten(level, NAME_CHARS), None if logger is None else shorten(logger, NAME_CHARS)
         self._append(
             Event(
@@ -54,6 +54,8 @@ class Recorder:
                 logger=logger,
                 data=data,
                 data_bytes=data_bytes,
+                note=ProgressNote.AFTER_END if self.after_end else None,
+                data_json=data_json,
             )
         )
 
@@ -68,7 +70,7 @@ class Recorder:
     def _message(self, kind: EventKind, method: str, params: Any) -> None:
         if self._over_the_limit():
             return
-        data, data_bytes = bounded(params, self.limits.event_bytes)
+        data, data_bytes, data_json = bounded(params, self.limits.event_bytes)
         event = Event(
             self.job.id,
             self.job.last_seq + 1,
@@ -77,7 +79,8 @@ class Recorder:
             data=data,
             data_bytes=data_bytes,
             method=shorten(method, NAME_CHARS),
-            note=REFUSED if kind == "request" else None,
+            note=REFUSED if kind == "request" else ProgressNote.AFTER_END if self.after_end else None,
+            data_json=data_json,
         )
         self._append(event)
 
@@ -89,7 +92,7 @@ class Recorder:
             return
         if message is not None:
             message = shorten(message, MESSAGE_CHARS)
-        note = note or self._judge(progress, total)
+        note = note or (ProgressNote.AFTER_END if self.after_end else self._judge(progress, total))
         if note is None:
             self.job.progress, self.job.total = progress, total
             if message is not None:
@@ -156,21 +159,21 @@ def _finite(value: float | None) -> float | None:
     return value if value is None or math.isfinite(value) else None
 
 
-def bounded(data: Any, max_bytes: int) -> tuple[Any, int | None]:
-    """`data` as it may be kept: whole, or, when its JSON is over `max_bytes`, the first `max_bytes` of that JSON
-    as text with the size it had (the marker of a cut). Data too deep to write as JSON becomes a notice."""
+def bounded(data: Any, max_bytes: int) -> tuple[Any, int | None, str]:
+    """`data` as it may be kept, its size as sent when it was cut, and its JSON text (which the store keeps):
+    whole, or, when its JSON is over `max_bytes`, the first `max_bytes` of that JSON as text with the size it
+    had (the marker of a cut). Data too deep to write as JSON becomes a notice."""
     try:
-        text = json.dumps(data, ensure_ascii=False)
+        text = json_text(data)
     except RecursionError:
-        return TOO_DEEP, None
-    except ValueError:  # a circular value cannot come from JSON; kept as its text, to be safe
-        return str(data)[:max_bytes], None
+        return TOO_DEEP, None, json_text(TOO_DEEP)
     if len(text) <= max_bytes // 4:  # a character is at most four bytes: surely within the limit
-        return data, None
+        return data, None, text
     size = len(text.encode("utf-8", "surrogatepass"))
     if size <= max_bytes:
-        return data, None
-    return text.encode("utf-8", "surrogatepass")[:max_bytes].decode("utf-8", "ignore"), size
+        return data, None, text
+    cut = text.encode("utf-8", "surrogatepass")[:max_bytes].decode("utf-8", "ignore")
+    return cut, size, json_text(cut)
 
 
 def shorten(text: str, max_chars: int) -> str:

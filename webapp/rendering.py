@@ -32,6 +32,7 @@ def build_templates(settings: Settings | None = None) -> Jinja2Templates:
         number=number,
         size=size,
         clip=clip,
+        duration=duration,
     )
     env.globals.update(
         LEVELS=LEVELS, example_arguments=example_arguments, settings=settings, max_line_bytes=settings.max_line_bytes
@@ -76,9 +77,22 @@ def level_class(level: str | None) -> str:
 
 
 def number(value: float | None) -> str:
+    """A number as a person writes it: 1000000, not 1e+06; 2.5 stays 2.5."""
     if value is None:
         return "?"
+    if float(value).is_integer() and abs(value) < 1e16:
+        return str(int(value))
     return f"{value:g}"
+
+
+def duration(seconds: float) -> str:
+    """12.3 s, 4:05 or 1:02:03, as app.js writes it too."""
+    if seconds < 60:
+        return f"{max(seconds, 0):.1f} s"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def example_arguments(tool: ToolSpec | None) -> str:

@@ -25,6 +25,8 @@ from webapp.store import Store
 
 log = logging.getLogger(__name__)
 
+MAX_LINGER = 600  # seconds a job may keep listening after its call
+
 
 class InvalidJob(Exception):
     """A job request that cannot be started; `status_code` says whose fault it is."""
@@ -76,6 +78,7 @@ class Services:
         idle_timeout: float | None = None,
         max_duration: float | None = None,
         log_level: LogLevel = "debug",
+        linger: float = 0.0,
     ) -> Job:
         """Check the request against the server's last known tools and the limits, then queue it."""
         status = self.monitor.status
@@ -102,6 +105,7 @@ class Services:
             idle_timeout=idle_timeout or self.settings.idle_timeout,
             max_duration=max_duration or self.settings.max_duration,
             log_level=log_level,
+            linger=linger,
         )
         await self.store.create_job(job)
         return job
@@ -151,6 +155,13 @@ def check_arguments(spec: ToolSpec, arguments: dict[str, Any]) -> None:
 
 def refuse_to_fetch(uri: str) -> Any:
     raise ValueError(f"{uri} is not fetched: a tool's schema may only refer to itself")
+
+
+def not_deletable(job_id: str) -> str:
+    return (
+        f"Job {job_id} has not ended, or is still listening for what its server sends late (its linger): "
+        "cancel it or wait for its end, then delete it."
+    )
 
 
 def get_services(request: Request) -> Services:

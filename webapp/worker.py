@@ -56,6 +56,7 @@ class _ActiveJob:
     recorder: Recorder
     connect_scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     call_scope: anyio.CancelScope | None = None
+    limits_scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)  # the call's time limits
     stop_reason: tuple[JobState, str] | None = None
     write_lock: anyio.Lock = field(default_factory=anyio.Lock)
     lost: bool = False  # another process settled the job: write nothing more
@@ -182,7 +183,9 @@ class Worker:
                 log.exception("job %s crashed", job.id)
                 job.state, job.error = JobState.FAILED, f"internal error: {describe_error(exc)}"
         finally:
-            job.finished_at = time.time()
+            if job.finished_at is None:  # (a job that lingered ended when its call did)
+                job.finished_at = time.time()
+            job.lingering_until = None
             with anyio.CancelScope(shield=True):
                 await self._write_last(active)
             del self._active[job.id]
@@ -205,12 +208,27 @@ class Worker:
                         outcome = await link.call_tool(job.tool, job.arguments)
                     # The call is over: from now on a stop abandons the connection itself.
                     active.call_scope = None
+                    if job.linger and outcome is not None:
+                        await self._linger(active, outcome)
         except LinkError as exc:
             if self._on_link_error is not None:
                 self._on_link_error()
             if outcome is None:
                 return None, str(exc)
         return outcome, None
+
+    async def _linger(self, active: _ActiveJob, outcome: ToolOutcome) -> None:
+        """Keep the connection open `linger` seconds after the call: what the server sends meanwhile is the job's
+        too, marked as after its end. The job's state is set now; its viewers' streams stay open till the end
+        of the linger (or a stop: the dashboard shutting down)."""
+        job = active.job
+        self._finish(active, outcome, None)
+        job.finished_at = time.time()
+        job.lingering_until = job.finished_at + job.linger
+        active.recorder.after_end = True
+        active.limits_scope.cancel()  # the time limits were the call's
+        await self._write(active)
+        await anyio.sleep(job.linger)
 
     def _finish(self, active: _ActiveJob, outcome: ToolOutcome | None, error: str | None) -> None:
         job = active.job
@@ -318,6 +336,10 @@ class Worker:
     # -- Limits --------------------------------------------------------------------------------------
 
     async def _enforce_limits(self, active: _ActiveJob) -> None:
+        with active.limits_scope:
+            await self._watch_limits(active)
+
+    async def _watch_limits(self, active: _ActiveJob) -> None:
         job, recorder = active.job, active.recorder
         started = time.monotonic()
         while True:

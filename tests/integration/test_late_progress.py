@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -14,14 +13,6 @@ from webapp.mcp_link import Target, open_link
 from webapp.recorder import Recorder
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def late_server() -> Iterator[ChildServer]:
-    server = ChildServer(module="tests.late_server")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.parametrize("protocol", ["auto", "legacy"])

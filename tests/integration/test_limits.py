@@ -95,7 +95,7 @@ def test_a_full_queue_refuses_new_jobs_with_a_clear_message(mcp_server: ChildSer
 def test_an_ended_job_can_be_deleted_a_running_one_not(client: httpx.Client) -> None:
     running = start_job(client, steps=10_000, delay=0.02)
     refused = client.delete(f"/api/jobs/{running}")
-    assert refused.status_code == 409 and "cancel it first" in refused.json()["detail"]
+    assert refused.status_code == 409 and "cancel it or wait for its end" in refused.json()["detail"]
     client.post(f"/api/jobs/{running}/cancel")
     follow(client, running)
     assert client.delete(f"/api/jobs/{running}").status_code == 204

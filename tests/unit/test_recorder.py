@@ -151,3 +151,15 @@ def test_other_notifications_and_server_requests_are_lines_with_their_method(rec
     assert events[1].to_json()["method"] == "notifications/tools/list_changed"
     assert len(events[3].method or "") == 200  # a method name is cut like a logger's
     assert recorder.job.last_seq == 4
+
+
+def test_after_the_calls_end_every_line_is_marked_so(recorder: Recorder) -> None:
+    recorder.log("info", "a", "in time")
+    recorder.after_end = True
+    recorder.log("info", "a", "late")
+    recorder.progress(5, 10, "late progress")
+    recorder.notification("notifications/tools/list_changed", {})
+    recorder.request("roots/list", {})
+    events, job = take(recorder)
+    assert [e.note for e in events] == [None, "after_end", "after_end", "after_end", "refused"]
+    assert job.progress is None  # late progress never moves the bar

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 
 import pytest
 
@@ -14,10 +16,12 @@ from webapp.services import StartLimiter
 
 
 def test_data_within_the_limit_is_kept_whole_and_beyond_it_cut_with_its_size() -> None:
-    assert bounded({"a": [1, 2]}, 1024) == ({"a": [1, 2]}, None)
-    kept, sent = bounded("é" * 1000, 1024)  # 2,002 bytes as JSON
+    assert bounded({"a": [1, 2]}, 1024) == ({"a": [1, 2]}, None, '{"a": [1, 2]}')
+    kept, sent, text = bounded("é" * 1000, 1024)  # 2,002 bytes as JSON
     assert sent == 2002
     assert isinstance(kept, str) and len(kept.encode()) <= 1024 and kept.startswith('"é')
+    assert json.loads(text) == kept  # the JSON the store keeps is that of what is kept
+    assert bounded({"x": math.nan}, 1024)[2] == '{"x": "nan"}'  # JSON has no NaN: kept as text
 
 
 def test_data_that_cannot_be_written_as_json_becomes_a_notice() -> None:
@@ -26,7 +30,7 @@ def test_data_that_cannot_be_written_as_json_becomes_a_notice() -> None:
     for _ in range(5000):
         inner.append([])
         inner = inner[0]  # type: ignore[assignment]
-    assert bounded(deep, 1024) == (TOO_DEEP, None)
+    assert bounded(deep, 1024) == (TOO_DEEP, None, json.dumps(TOO_DEEP))
 
 
 def test_long_names_are_cut_visibly() -> None:

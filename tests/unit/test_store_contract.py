@@ -296,3 +296,44 @@ async def test_regression_a_reader_that_read_just_before_a_write_was_remembered_
         assert store.waiting is not None and store.waiting.is_set()  # at once, not only if the NOTIFY came
         read, _ = await store.job_and_events_after("x", 1, 10)
         assert read is not None and read.state is JobState.SUCCEEDED
+
+
+async def lingering(store: Store, job_id: str, worker: WorkerInfo = WORKER) -> Job:
+    """A job whose call has returned (succeeded) while its worker keeps listening for what comes late."""
+    job = await running(store, job_id, worker)
+    job.state, job.finished_at, job.lingering_until = JobState.SUCCEEDED, 5.0, 65.0
+    await store.save_job(job)
+    return job
+
+
+async def test_a_lingering_job_takes_its_workers_late_events_and_cannot_be_deleted_until_it_settles(
+    store: Store,
+) -> None:
+    job = await lingering(store, "l")
+    job.last_seq = 2
+    await store.save_job(job, logs("l", range(1, 3)))  # written after its state was set
+    assert await store.delete_job("l") is False
+    assert await store.delete_ended_jobs(finished_before=100.0, keep=0) == 0
+    shown = await store.get_job("l")
+    assert shown is not None and (shown.state, shown.lingering_until) == (JobState.SUCCEEDED, 65.0)
+    assert not shown.settled
+    job.lingering_until = None
+    await store.save_job(job)  # the linger is over: the last write settles it
+    settled = await store.get_job("l")
+    assert settled is not None and settled.settled and settled.last_seq == 2
+    with pytest.raises(JobLost):  # settled: nothing more is written
+        await store.save_job(job)
+    assert await store.delete_job("l") is True
+
+
+async def test_a_lingering_job_whose_worker_is_lost_or_stopped_settles_in_the_state_its_call_gave(
+    store: Store,
+) -> None:
+    await lingering(store, "lost", WORKER)
+    await lingering(store, "left", OTHER)
+    await store.renew_lease(WORKER, -1)
+    assert await store.interrupt_jobs_of_lost_workers() == ["lost"]
+    assert await store.interrupt_unfinished("the dashboard stopped", 9.0) == ["left"]
+    for job_id in ("lost", "left"):
+        job = await store.get_job(job_id)
+        assert job is not None and (job.state, job.settled, job.finished_at) == (JobState.SUCCEEDED, True, 5.0)

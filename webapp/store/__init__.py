@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from webapp.events import Event, Job, JobState, json_safe
+from webapp.events import Event, Job, JobState, json_text
 from webapp.hub import JOBS, Hub, job_topic
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -30,7 +30,10 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 ACTIVE_STATES = (JobState.STARTING.value, JobState.RUNNING.value)
 ENDED_STATES = tuple(state.value for state in JobState if state.is_terminal)
 ACTIVE_SQL = "state IN ({})".format(", ".join(f"'{state}'" for state in ACTIVE_STATES))
-ENDED_SQL = "state IN ({})".format(", ".join(f"'{state}'" for state in ENDED_STATES))
+# Settled: ended, and no longer lingering (a job's state is set when its call returns; its worker may still be
+# recording what the server sends late, until `lingering_until` is cleared).
+ENDED_SQL = "state IN ({}) AND lingering_until IS NULL".format(", ".join(f"'{state}'" for state in ENDED_STATES))
+WRITABLE_SQL = f"({ACTIVE_SQL} OR lingering_until IS NOT NULL)"  # what the job's worker may still write
 DELETE_CHUNK = 5000  # events deleted per transaction: a job of millions must not hold the store for long
 CANCELLED_BEFORE_START = "cancelled by the user before it started"
 
@@ -86,7 +89,8 @@ class Store(Protocol):
         """Jobs waiting for a worker."""
 
     async def delete_job(self, job_id: str) -> bool | None:
-        """Delete an ended job and its events: True. A job not ended yet is left alone: False. None: no such job."""
+        """Delete an ended job and its events: True. A job not ended yet, or still lingering, is left alone: False.
+        None: no such job."""
 
     async def delete_ended_jobs(self, finished_before: float | None, keep: int | None) -> int:
         """Retention: delete ended jobs that finished before `finished_before`, and all but the newest `keep`
@@ -146,12 +150,7 @@ def migrations(backend: str) -> list[tuple[int, str]]:
     return [(int(path.name.split("_", 1)[0]), path.read_text()) for path in scripts]
 
 
-def dumps(value: Any) -> str:
-    """JSON text of server data; NaN and infinities (which JSON lacks) are kept as strings."""
-    try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False)
-    except ValueError:
-        return json.dumps(json_safe(value), ensure_ascii=False)
+dumps = json_text
 
 
 def shown_state(stored: str, cancel_requested: bool) -> JobState:
@@ -169,7 +168,8 @@ def job_news(job_id: str) -> tuple[str, ...]:
 
 JOB_COLUMNS = (
     "id, tool, arguments, state, created_at, finished_at, progress, total, message, result, error,"
-    " idle_timeout, max_duration, last_seq, worker, cancel_requested_at, dropped_events, log_level"
+    " idle_timeout, max_duration, last_seq, worker, cancel_requested_at, dropped_events, log_level, linger,"
+    " lingering_until"
 )
 EVENT_COLUMNS = (
     "job_id, seq, kind, received_at, level, logger, data, progress, total, message, note, data_bytes, method"
@@ -199,6 +199,8 @@ def job_row(job: Job) -> tuple[Any, ...]:
         None,
         job.dropped_events,
         job.log_level,
+        job.linger,
+        job.lingering_until,
     )
 
 
@@ -214,10 +216,22 @@ def job_update(job: Job) -> tuple[Any, ...]:
         job.error,
         job.last_seq,
         job.dropped_events,
+        job.lingering_until,
     )
 
 
-_UPDATED = ("state", "finished_at", "progress", "total", "message", "result", "error", "last_seq", "dropped_events")
+_UPDATED = (
+    "state",
+    "finished_at",
+    "progress",
+    "total",
+    "message",
+    "result",
+    "error",
+    "last_seq",
+    "dropped_events",
+    "lingering_until",
+)
 JOB_UPDATE = ", ".join(f"{name}={{0}}" for name in _UPDATED)  # .format("?") or .format("%s")
 
 
@@ -242,6 +256,8 @@ def job_from_row(row: Sequence[Any]) -> Job:
         cancel_requested=cancel_requested,
         dropped_events=row[16],
         log_level=row[17],
+        linger=row[18],
+        lingering_until=row[19],
     )
 
 
@@ -255,7 +271,7 @@ def event_rows(events: Sequence[Event]) -> list[tuple[Any, ...]]:
             e.received_at,
             e.level,
             e.logger,
-            None if e.data is None else dumps(e.data),
+            None if e.data is None else e.data_json if e.data_json is not None else dumps(e.data),
             e.progress,
             e.total,
             e.message,

@@ -39,6 +39,7 @@ from webapp.store import (
     JOB_COLUMNS,
     JOB_FIELDS,
     JOB_UPDATE,
+    WRITABLE_SQL,
     JobLost,
     StoreUnavailable,
     WorkerInfo,
@@ -66,7 +67,7 @@ RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 SAVE_JOB = f"""
 WITH updated AS (
     UPDATE jobs SET {JOB_UPDATE.format("%s")}
-    WHERE id=%s AND worker IS NOT DISTINCT FROM %s AND {ACTIVE_SQL}
+    WHERE id=%s AND worker IS NOT DISTINCT FROM %s AND {WRITABLE_SQL}
     RETURNING {JOB_COLUMNS}
 ), inserted AS (
     INSERT INTO events ({EVENT_COLUMNS})
@@ -79,6 +80,8 @@ WITH updated AS (
 )
 SELECT updated.*, pg_notify(%s, %s) FROM updated
 """
+# Jobs whose worker is gone stop lingering: their state was set when their call returned.
+STOP_LINGERING = "UPDATE jobs SET lingering_until=NULL WHERE lingering_until IS NOT NULL AND {} RETURNING id"
 WRITTEN = "@written"  # ends the NOTIFY of a job's own write, as against a change made by anyone else
 
 
@@ -166,7 +169,7 @@ class PostgresStore:
     # a line's way to its viewers.
 
     def _remember(self, job: Job, events: Sequence[Event]) -> None:
-        if job.state.is_terminal:
+        if job.settled:
             self._written.pop(job.id, None)
             return
         written = self._written.get(job.id)
@@ -284,11 +287,11 @@ class PostgresStore:
 
     async def delete_job(self, job_id: str) -> bool | None:
         async with self._connection() as conn:
-            cursor = await conn.execute("SELECT state FROM jobs WHERE id=%s", (job_id,))
+            cursor = await conn.execute("SELECT state, lingering_until FROM jobs WHERE id=%s", (job_id,))
             row = await cursor.fetchone()
         if row is None:
             return None
-        if row[0] not in ENDED_STATES:
+        if row[0] not in ENDED_STATES or row[1] is not None:
             return False
         await self._delete([job_id])
         return True
@@ -399,6 +402,8 @@ class PostgresStore:
                     (JobState.INTERRUPTED.value, lost_worker_error(worker), now, worker.id),
                 )
                 ids += [row[0] for row in await interrupted.fetchall()]
+                lingering = await conn.execute(STOP_LINGERING.format("worker=%s"), (worker.id,))
+                ids += [row[0] for row in await lingering.fetchall()]
                 await conn.execute("DELETE FROM workers WHERE id=%s", (worker.id,))
             await self._notify(conn, *(job_topic(job_id) for job_id in ids))
         return ids
@@ -410,6 +415,8 @@ class PostgresStore:
                 (JobState.INTERRUPTED.value, error, finished_at),
             )
             ids = [row[0] for row in await cursor.fetchall()]
+            lingering = await conn.execute(STOP_LINGERING.format("TRUE"))
+            ids += [row[0] for row in await lingering.fetchall()]
             await self._notify(conn, *(job_topic(job_id) for job_id in ids))
         return ids
 

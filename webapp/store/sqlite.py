@@ -36,6 +36,7 @@ from webapp.store import (
     JOB_COLUMNS,
     JOB_FIELDS,
     JOB_UPDATE,
+    WRITABLE_SQL,
     JobLost,
     StoreUnavailable,
     WorkerInfo,
@@ -226,10 +227,12 @@ class SQLiteStore:
         return int(row[0])
 
     async def delete_job(self, job_id: str) -> bool | None:
-        row = await self._read(lambda db: db.execute("SELECT state FROM jobs WHERE id=?", (job_id,)).fetchone())
+        row = await self._read(
+            lambda db: db.execute("SELECT state, lingering_until FROM jobs WHERE id=?", (job_id,)).fetchone()
+        )
         if row is None:
             return None
-        if row[0] not in ENDED_STATES:
+        if row[0] not in ENDED_STATES or row[1] is not None:
             return False
         await self._delete([job_id])
         return True
@@ -315,7 +318,7 @@ class SQLiteStore:
         def save(db: sqlite3.Connection) -> None:
             # What is stored already: a retry after a write whose outcome was not seen must not insert twice.
             row = db.execute(
-                f"SELECT last_seq FROM jobs WHERE id=? AND worker IS ? AND {ACTIVE_SQL}", (job.id, job.worker)
+                f"SELECT last_seq FROM jobs WHERE id=? AND worker IS ? AND {WRITABLE_SQL}", (job.id, job.worker)
             ).fetchone()
             if row is None:
                 raise JobLost(job.id)
@@ -336,6 +339,7 @@ class SQLiteStore:
             for worker in [WorkerInfo(*row) for row in lost.fetchall()]:
                 jobs = db.execute(f"SELECT id FROM jobs WHERE worker=? AND {ACTIVE_SQL}", (worker.id,)).fetchall()
                 ids += _interrupt(db, [row[0] for row in jobs], lost_worker_error(worker), now)
+                ids += _stop_lingering(db, "worker=?", (worker.id,))
                 db.execute("DELETE FROM workers WHERE id=?", (worker.id,))
             return ids
 
@@ -348,7 +352,7 @@ class SQLiteStore:
             db.execute("DELETE FROM workers")
             # `cancelling` was a stored state before the queue existed: files of that release may hold it.
             jobs = db.execute(f"SELECT id FROM jobs WHERE {ACTIVE_SQL} OR state='cancelling'").fetchall()
-            return _interrupt(db, [row[0] for row in jobs], error, finished_at)
+            return _interrupt(db, [row[0] for row in jobs], error, finished_at) + _stop_lingering(db, "1", ())
 
         ids = await self._write(interrupt)
         self._publish(*(topic for job_id in ids for topic in job_news(job_id)))
@@ -361,6 +365,14 @@ def _interrupt(db: sqlite3.Connection, job_ids: list[str], error: str, finished_
         [(JobState.INTERRUPTED.value, error, finished_at, job_id) for job_id in job_ids],
     )
     return job_ids
+
+
+def _stop_lingering(db: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[str]:
+    """Jobs whose worker is gone stop lingering: their state was set when their call returned."""
+    rows = db.execute(
+        f"UPDATE jobs SET lingering_until=NULL WHERE lingering_until IS NOT NULL AND {where} RETURNING id", params
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def _delete_some_events(db: sqlite3.Connection, job_id: str) -> int:
