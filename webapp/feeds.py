@@ -143,7 +143,7 @@ class JobFeed:
         status_key = (job.state, job.error, job.result is not None, job.dropped_events, job.lingering_until)
         if status_key != self.status.key:
             self.status = Part(self.status.version + 1, status_key, self._partial_status(job))
-        progress_key = (job.progress, job.total, job.message)
+        progress_key = (job.progress, job.total, job.message, job.state)  # (the bar takes the colour of a failure)
         if progress_key != self.progress.key:
             self.progress = Part(self.progress.version + 1, progress_key, self._partial_progress(job))
 

@@ -56,6 +56,8 @@ def test_a_failing_job_shows_its_failure(page: Page, dashboard: Dashboard) -> No
     start_from_form(page, dashboard, arguments={"steps": 6, "delay": 0.02, "fail_at": 4})
     expect(page.locator("#job-status [data-state]")).to_have_attribute("data-state", "failed", timeout=TIMEOUT)
     expect(page.locator("#job-status .error")).to_contain_text("step 4 failed")
+    # The bar is redrawn with the job's end, in the failure colour (app.css keys it on the state).
+    expect(page.locator("#progress .progress-row")).to_have_attribute("data-job-state", "failed")
     assert seqs_in_dom(page) == list(range(1, 8))
 
 

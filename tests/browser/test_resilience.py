@@ -58,7 +58,8 @@ def test_the_cancel_button_cancels_the_job_on_the_server(page: Page, own_server:
         shown = page.evaluate("window.statesShown")
         assert shown[-2:] == ["cancelling", "cancelled"], shown  # after "running", if a batch came first
         assert set(shown) <= {"running", "cancelling", "cancelled"}, shown
-        expect(page.locator("#job-status .error")).to_have_text("cancelled by the user")
+        expect(page.locator("#job-status .stopped")).to_have_text("cancelled by the user")
+        expect(page.locator("#job-status .error")).to_have_count(0)  # a cancel by the user is no error
         expect(page.locator("button.cancel")).to_have_count(0)
         wait_until(lambda: server_stats(server)["cancelled"] == 1, what="the server to see the cancel")
         seqs = seqs_in_dom(page)
