@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from webapp.events import MAX_SEQ, Job, LogLevel
+from webapp.events import KINDS, LEVELS, MAX_SEQ, Job, LogLevel
 from webapp.export import MEDIA_TYPES, ExportFormat, export_lines, file_name
-from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services, not_deletable
+from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services
+from webapp.store import EventFilter
 
 router = APIRouter(prefix="/api")
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -35,6 +36,25 @@ class JobRequest(BaseModel):
         allow_inf_nan=False,
         description="Seconds to keep listening after the call returns, for what the server sends late.",
     )
+
+
+def event_filter(
+    levels: Annotated[str, Query(description="Comma list: log lines of these levels only.")] = "",
+    kinds: Annotated[str, Query(description="Comma list: events of these kinds only.")] = "",
+    logger: Annotated[str, Query(description="A logger, and the loggers below it (a.b takes a.b.c).")] = "",
+    q: Annotated[str, Query(max_length=500, description="Case-insensitive text in data, logger or message.")] = "",
+) -> EventFilter:
+    """The filters of a log view, as query parameters: the same on the API and the downloads."""
+    chosen_levels = tuple(level for level in levels.split(",") if level)
+    chosen_kinds = tuple(kind for kind in kinds.split(",") if kind)
+    for name, chosen, known in (("levels", chosen_levels, LEVELS), ("kinds", chosen_kinds, KINDS)):
+        unknown = [value for value in chosen if value not in known]
+        if unknown:
+            raise HTTPException(422, f"{name}: {', '.join(map(repr, unknown))} is not one of {', '.join(known)}.")
+    return EventFilter(chosen_levels, chosen_kinds, logger or None, q or None)
+
+
+FilterDep = Annotated[EventFilter, Depends(event_filter)]
 
 
 async def find_job(services: Services, job_id: str) -> Job:
@@ -84,11 +104,10 @@ async def cancel_job(job_id: str, services: ServicesDep) -> dict[str, Any]:
 @router.delete("/jobs/{job_id}", status_code=204)
 async def delete_job(job_id: str, services: ServicesDep) -> Response:
     """An ended job and all its events, gone for good."""
-    deleted = await services.store.delete_job(job_id)
-    if deleted is None:
-        raise HTTPException(404, f"No job with id {job_id!r}.")
-    if not deleted:
-        raise HTTPException(409, not_deletable(job_id))
+    try:
+        await services.delete_job(job_id)
+    except InvalidJob as exc:
+        raise HTTPException(exc.status_code, exc.message) from exc
     return Response(status_code=204)
 
 
@@ -96,12 +115,13 @@ async def delete_job(job_id: str, services: ServicesDep) -> Response:
 async def list_events(
     job_id: str,
     services: ServicesDep,
+    only: FilterDep,
     after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=10000)] = 10000,
 ) -> dict[str, Any]:
     await find_job(services, job_id)
     # One more than asked tells whether there is more without a second query.
-    events = await services.store.events_after(job_id, after, limit + 1)
+    events = await services.store.events_after(job_id, after, limit + 1, only)
     return {"events": [e.to_json() for e in events[:limit]], "more": len(events) > limit}
 
 
@@ -109,12 +129,14 @@ async def list_events(
 async def export_job(
     job_id: str,
     services: ServicesDep,
+    only: FilterDep,
     export_format: Annotated[ExportFormat, Query(alias="format")] = "jsonl",
 ) -> StreamingResponse:
-    """Every event of the job as a file: JSON Lines (the events' API shape) or text; streamed from the store."""
+    """The job's events (those the filters let through) as a file: JSON Lines (the events' API shape) or text;
+    streamed from the store."""
     job = await find_job(services, job_id)
     return StreamingResponse(
-        export_lines(services.store, job.id, export_format),
+        export_lines(services.store, job.id, export_format, only),
         media_type=MEDIA_TYPES[export_format],
         headers={"Content-Disposition": f'attachment; filename="{file_name(job, export_format)}"'},
     )

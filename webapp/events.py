@@ -22,6 +22,7 @@ LEVELS: tuple[str, ...] = get_args(LogLevel)
 # notification the server sends (resource updates, list changes, unknown methods, malformed logs). request: a
 # request from the server (sampling, elicitation, roots), which the dashboard refuses.
 EventKind = Literal["log", "progress", "notification", "request"]
+KINDS: tuple[str, ...] = get_args(EventKind)
 # The JSON-RPC method of the kinds that have one method; the others keep theirs in `Event.method`.
 KIND_METHODS: dict[str, str] = {"log": "notifications/message", "progress": "notifications/progress"}
 REFUSED = "refused"  # the note of a server request: answered with an error, as no person is there to answer it

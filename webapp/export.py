@@ -12,7 +12,7 @@ from typing import Literal
 
 from webapp.events import Event, Job, iso_time, json_safe
 from webapp.rendering import number
-from webapp.store import Store
+from webapp.store import EventFilter, Store
 
 ExportFormat = Literal["jsonl", "text"]
 PAGE = 1000  # events read from the store at a time
@@ -58,12 +58,15 @@ def data_text(event: Event) -> str:
 FORMATTERS: dict[ExportFormat, Callable[[Event], str]] = {"jsonl": as_json_line, "text": as_text_line}
 
 
-async def export_lines(store: Store, job_id: str, export_format: ExportFormat) -> AsyncIterator[bytes]:
-    """Every event of the job, in order, formatted; read from the store PAGE events at a time."""
+async def export_lines(
+    store: Store, job_id: str, export_format: ExportFormat, only: EventFilter | None = None
+) -> AsyncIterator[bytes]:
+    """Every event of the job (that `only` lets through), in order, formatted; read from the store PAGE events
+    at a time."""
     line_of = FORMATTERS[export_format]
     after = 0
     while True:
-        events = await store.events_after(job_id, after, PAGE)
+        events = await store.events_after(job_id, after, PAGE, only)
         if not events:
             return
         yield "".join(line_of(event) for event in events).encode()

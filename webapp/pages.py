@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from webapp.api import find_job
 from webapp.events import LEVELS, LogLevel
 from webapp.rendering import example_arguments
-from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services, not_deletable
+from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services
 from webapp.store import StoreUnavailable
 
 router = APIRouter(default_response_class=HTMLResponse)
@@ -109,11 +109,10 @@ async def start_job_from_form(
 @router.post("/jobs/{job_id}/delete")
 async def delete_job_from_page(job_id: str, services: ServicesDep) -> Response:
     """The Delete button of an ended job's page: then back to the list."""
-    deleted = await services.store.delete_job(job_id)
-    if deleted is None:
-        raise HTTPException(404, f"No job with id {job_id!r}.")
-    if not deleted:
-        raise HTTPException(409, not_deletable(job_id))
+    try:
+        await services.delete_job(job_id)
+    except InvalidJob as exc:
+        raise HTTPException(exc.status_code, exc.message) from exc
     return RedirectResponse("/", status_code=303)
 
 

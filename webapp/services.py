@@ -29,7 +29,7 @@ MAX_LINGER = 600  # seconds a job may keep listening after its call
 
 
 class InvalidJob(Exception):
-    """A job request that cannot be started; `status_code` says whose fault it is."""
+    """A job request that cannot be carried out (a start, a delete); `status_code` says whose fault it is."""
 
     def __init__(self, message: str, status_code: int = 400, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -128,6 +128,18 @@ class Services:
                 retry_after=wait,
             )
 
+    async def delete_job(self, job_id: str) -> None:
+        """Delete an ended job and its events; InvalidJob when there is no such job (404) or it has not ended (409)."""
+        deleted = await self.store.delete_job(job_id)
+        if deleted is None:
+            raise InvalidJob(f"No job with id {job_id!r}.", 404)
+        if not deleted:
+            raise InvalidJob(
+                f"Job {job_id} has not ended, or is still listening for what its server sends late (its linger): "
+                "cancel it or wait for its end, then delete it.",
+                409,
+            )
+
     async def cancel_job(self, job_id: str) -> Job | None:
         """Ask for the job to stop, whichever worker runs it. None: no such job."""
         return await self.store.request_cancel(job_id, time.time())
@@ -155,13 +167,6 @@ def check_arguments(spec: ToolSpec, arguments: dict[str, Any]) -> None:
 
 def refuse_to_fetch(uri: str) -> Any:
     raise ValueError(f"{uri} is not fetched: a tool's schema may only refer to itself")
-
-
-def not_deletable(job_id: str) -> str:
-    return (
-        f"Job {job_id} has not ended, or is still listening for what its server sends late (its linger): "
-        "cancel it or wait for its end, then delete it."
-    )
 
 
 def get_services(request: Request) -> Services:

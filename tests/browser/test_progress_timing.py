@@ -9,7 +9,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.browser.test_page import TIMEOUT
-from tests.helpers import Dashboard, all_events, start_job
+from tests.helpers import Dashboard, all_events, follow, start_job
 
 
 def test_a_running_job_shows_elapsed_rate_and_time_left_and_its_title_the_percentage(
@@ -32,9 +32,7 @@ def test_a_running_job_shows_elapsed_rate_and_time_left_and_its_title_the_percen
 def test_an_ended_job_page_says_how_long_it_took_from_its_first_render(page: Page, dashboard: Dashboard) -> None:
     with dashboard.client() as client:
         job_id = start_job(client, steps=2, delay=0)
-        with client.stream("GET", f"/jobs/{job_id}/events") as response:
-            for _ in response.iter_lines():
-                pass
+        follow(client, job_id)
     page.goto(f"{dashboard.url}/jobs/{job_id}")
     expect(page.locator("#timing")).to_have_text(re.compile(r"^took \d+\.\d s$"))
     expect(page).to_have_title("succeeded · run_job · MCP Live")
@@ -43,9 +41,7 @@ def test_an_ended_job_page_says_how_long_it_took_from_its_first_render(page: Pag
 def test_the_page_downloads_the_log_as_json_lines_that_match_the_api(page: Page, dashboard: Dashboard) -> None:
     with dashboard.client() as client:
         job_id = start_job(client, steps=6, delay=0)
-        with client.stream("GET", f"/jobs/{job_id}/events") as response:
-            for _ in response.iter_lines():
-                pass
+        follow(client, job_id)
         events = all_events(client, job_id)
     page.goto(f"{dashboard.url}/jobs/{job_id}")
     with page.expect_download() as download:

@@ -51,3 +51,18 @@ def test_the_job_page_links_both_downloads(client: httpx.Client) -> None:
     page = client.get(f"/jobs/{job['id']}", headers={"Accept": "text/html"}).text
     for export_format in ("text", "jsonl"):
         assert f'href="/api/jobs/{job["id"]}/export?format={export_format}" download' in page
+
+
+def test_filters_work_on_the_api_and_the_downloads_alike(client: httpx.Client) -> None:
+    job = run_to_end(client, "run_job", steps=16, delay=0)
+    params = {"levels": "error,critical", "q": "STEP 1"}  # steps 13 and 14 (error, critical); 5 and 6 say "step 5"
+    api = client.get(f"/api/jobs/{job['id']}/events", params=params).json()["events"]
+    assert [(e["seq"], e["level"]) for e in api] == [(25, "error"), (27, "critical")]
+    text = client.get(f"/api/jobs/{job['id']}/export", params={**params, "format": "text"}).text
+    jsonl = client.get(f"/api/jobs/{job['id']}/export", params={**params, "format": "jsonl"}).text
+    assert [json.loads(line) for line in jsonl.splitlines()] == api
+    assert len(text.splitlines()) == 2 and " ERROR " in text and " CRITICAL " in text
+    kinds = client.get(f"/api/jobs/{job['id']}/events", params={"kinds": "progress", "logger": "demo.job"})
+    assert kinds.json()["events"] == []  # progress has no logger: AND leaves nothing
+    refused = client.get(f"/api/jobs/{job['id']}/events", params={"levels": "loud"})
+    assert refused.status_code == 422 and "levels: 'loud' is not one of debug, info" in refused.text

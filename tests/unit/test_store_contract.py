@@ -10,7 +10,7 @@ import pytest
 
 from webapp.events import Event, Job, JobState
 from webapp.hub import JOBS, QUEUE, Hub, cancel_topic, job_topic
-from webapp.store import JobLost, Store, WorkerInfo, open_store
+from webapp.store import EventFilter, JobLost, Store, WorkerInfo, open_store
 from webapp.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.anyio
@@ -337,3 +337,30 @@ async def test_a_lingering_job_whose_worker_is_lost_or_stopped_settles_in_the_st
     for job_id in ("lost", "left"):
         job = await store.get_job(job_id)
         assert job is not None and (job.state, job.settled, job.finished_at) == (JobState.SUCCEEDED, True, 5.0)
+
+
+async def test_filters_run_in_the_store_and_combine(store: Store) -> None:
+    job = await running(store, "f")
+    events = [
+        Event("f", 1, "log", 1.0, level="info", logger="db", data={"msg": "connected"}),
+        Event("f", 2, "log", 2.0, level="error", logger="db.pool", data={"msg": "Timeout after 5 s"}),
+        Event("f", 3, "progress", 3.0, progress=1, total=2, message="waiting for a timeout"),
+        Event("f", 4, "log", 4.0, level="warning", logger="dbx", data="100% of 50_000 rows"),
+        Event("f", 5, "notification", 5.0, data={}, method="notifications/tools/list_changed"),
+        Event("f", 6, "log", 6.0, level="error", logger="web", data="ok"),
+    ]
+    job.last_seq = 6
+    await store.save_job(job, events)
+
+    async def seqs(only: EventFilter, after: int = 0, limit: int = 10) -> list[int]:
+        return [e.seq for e in await store.events_after("f", after, limit, only)]
+
+    assert await seqs(EventFilter()) == [1, 2, 3, 4, 5, 6]
+    assert await seqs(EventFilter(levels=("error", "warning"))) == [2, 4, 6]  # progress has no level: out
+    assert await seqs(EventFilter(kinds=("progress", "notification"))) == [3, 5]
+    assert await seqs(EventFilter(logger="db")) == [1, 2]  # db and below it, not dbx
+    assert await seqs(EventFilter(q="TIMEOUT")) == [2, 3]  # data and progress message, any case
+    assert await seqs(EventFilter(q="100%")) == [4] and await seqs(EventFilter(q="50_0")) == [4]  # literal % and _
+    assert await seqs(EventFilter(levels=("error",), q="timeout")) == [2]  # AND
+    assert await seqs(EventFilter(levels=("error",)), after=2) == [6]
+    assert await seqs(EventFilter(levels=("error",)), limit=1) == [2]

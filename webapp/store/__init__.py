@@ -38,6 +38,52 @@ DELETE_CHUNK = 5000  # events deleted per transaction: a job of millions must no
 CANCELLED_BEFORE_START = "cancelled by the user before it started"
 
 
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which events to read, run in the store's SQL so that it works on a job of any size. Parts combine with AND.
+
+    `levels`: log lines of these levels only (events without a level drop out). `kinds`: these kinds only.
+    `logger`: that logger or one below it (`demo` takes `demo` and `demo.job`). `q`: case-insensitive text in the
+    line's data, logger or progress message."""
+
+    levels: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    logger: str | None = None
+    q: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.levels or self.kinds or self.logger or self.q)
+
+    def sql(self, mark: str, like: str) -> tuple[str, list[Any]]:
+        """` AND ...` to add to a WHERE, and its parameters; `mark` is the driver's placeholder, `like` the
+        case-insensitive LIKE of the backend (SQLite's LIKE is, for ASCII; PostgreSQL's ILIKE)."""
+        parts: list[str] = []
+        params: list[Any] = []
+        if self.levels:
+            parts.append(f"kind='log' AND level IN ({', '.join([mark] * len(self.levels))})")
+            params += self.levels
+        if self.kinds:
+            parts.append(f"kind IN ({', '.join([mark] * len(self.kinds))})")
+            params += self.kinds
+        if self.logger:
+            parts.append(f"(logger={mark} OR logger {like} {mark} ESCAPE '\\')")
+            params += [self.logger, like_pattern(self.logger + ".", prefix=True)]
+        if self.q:
+            pattern = like_pattern(self.q)
+            parts.append(
+                f"(data {like} {mark} ESCAPE '\\' OR logger {like} {mark} ESCAPE '\\'"
+                f" OR message {like} {mark} ESCAPE '\\')"
+            )
+            params += [pattern, pattern, pattern]
+        return "".join(f" AND {part}" for part in parts), params
+
+
+def like_pattern(text: str, *, prefix: bool = False) -> str:
+    """`text` as a LIKE pattern that matches it literally: anywhere, or (`prefix`) at the start."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}%" if prefix else f"%{escaped}%"
+
+
 class StoreUnavailable(Exception):
     """The store cannot be reached or used right now (a database restarting, a file locked too long).
     What was asked may be retried; nothing was half done."""
@@ -79,8 +125,8 @@ class Store(Protocol):
     async def list_jobs(self, limit: int = 50) -> list[Job]:
         """Newest first."""
 
-    async def events_after(self, job_id: str, after: int, limit: int) -> list[Event]:
-        """Events with seq > after, in seq order, at most `limit`."""
+    async def events_after(self, job_id: str, after: int, limit: int, only: EventFilter | None = None) -> list[Event]:
+        """Events with seq > after, in seq order, at most `limit`; with `only`, those it lets through."""
 
     async def job_and_events_after(self, job_id: str, after: int, limit: int) -> tuple[Job | None, list[Event]]:
         """The job and its events after `after`, as one snapshot: the job's fields match those events."""

@@ -40,6 +40,7 @@ from webapp.store import (
     JOB_FIELDS,
     JOB_UPDATE,
     WRITABLE_SQL,
+    EventFilter,
     JobLost,
     StoreUnavailable,
     WorkerInfo,
@@ -255,11 +256,12 @@ class PostgresStore:
             rows = await cursor.fetchall()
         return [job_from_row(row) for row in rows]
 
-    async def events_after(self, job_id: str, after: int, limit: int) -> list[Event]:
+    async def events_after(self, job_id: str, after: int, limit: int, only: EventFilter | None = None) -> list[Event]:
+        where, params = only.sql("%s", "ILIKE") if only else ("", [])
         async with self._connection() as conn:
             cursor = await conn.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE job_id=%s AND seq>%s ORDER BY seq LIMIT %s",
-                (job_id, after, limit),
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE job_id=%s AND seq>%s{where} ORDER BY seq LIMIT %s",
+                (job_id, after, *params, limit),
             )
             rows = await cursor.fetchall()
         return [event_from_row(row) for row in rows]

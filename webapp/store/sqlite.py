@@ -37,6 +37,7 @@ from webapp.store import (
     JOB_FIELDS,
     JOB_UPDATE,
     WRITABLE_SQL,
+    EventFilter,
     JobLost,
     StoreUnavailable,
     WorkerInfo,
@@ -158,6 +159,11 @@ class SQLiteStore:
             except sqlite3.OperationalError as exc:
                 if not _busy(exc):
                     raise
+        return await self._read_aside(work)  # locked by another process: wait for it in a thread
+
+    async def _read_aside(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """A read that may take long, in a thread with a connection of its own."""
+        with self._unavailable_as_such():
             async with self._read_limiter:
                 reader = self._patient_readers.pop()
                 try:
@@ -197,13 +203,19 @@ class SQLiteStore:
         )
         return [job_from_row(row) for row in rows]
 
-    async def events_after(self, job_id: str, after: int, limit: int) -> list[Event]:
-        rows = await self._read(
-            lambda db: db.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE job_id=? AND seq>? ORDER BY seq LIMIT ?",
-                (job_id, after, limit),
-            ).fetchall()
-        )
+    async def events_after(self, job_id: str, after: int, limit: int, only: EventFilter | None = None) -> list[Event]:
+        if not only:
+            rows = await self._read(
+                lambda db: db.execute(
+                    f"SELECT {EVENT_COLUMNS} FROM events WHERE job_id=? AND seq>? ORDER BY seq LIMIT ?",
+                    (job_id, after, limit),
+                ).fetchall()
+            )
+            return [event_from_row(row) for row in rows]
+        where, params = only.sql("?", "LIKE")
+        query = f"SELECT {EVENT_COLUMNS} FROM events WHERE job_id=? AND seq>?{where} ORDER BY seq LIMIT ?"
+        # A filter may scan a million rows to find a few: in a thread, never on the loop.
+        rows = await self._read_aside(lambda db: db.execute(query, (job_id, after, *params, limit)).fetchall())
         return [event_from_row(row) for row in rows]
 
     async def job_and_events_after(self, job_id: str, after: int, limit: int) -> tuple[Job | None, list[Event]]:
