@@ -81,6 +81,16 @@ async def create_job(body: JobRequest, request: Request, services: ServicesDep) 
     return JSONResponse(job.to_json(), status_code=201, headers={"Location": f"/api/jobs/{job.id}"})
 
 
+@router.post("/jobs/{job_id}/rerun", status_code=201)
+async def rerun_job(job_id: str, request: Request, services: ServicesDep) -> JSONResponse:
+    """A new job like this one: the same tool, arguments, time limits, log level and linger."""
+    try:
+        job = await services.rerun_job(job_id, client=client_of(request))
+    except InvalidJob as exc:
+        raise HTTPException(exc.status_code, exc.message, headers=exc.headers or None) from exc
+    return JSONResponse(job.to_json(), status_code=201, headers={"Location": f"/api/jobs/{job.id}"})
+
+
 @router.get("/jobs")
 async def list_jobs(services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
     return [job.to_json() for job in await services.store.list_jobs(limit)]

@@ -106,6 +106,16 @@ async def start_job_from_form(
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
+@router.post("/jobs/{job_id}/rerun")
+async def rerun_job_from_page(request: Request, job_id: str, services: ServicesDep) -> Response:
+    """The Rerun button of a job's page: to the new job's page."""
+    try:
+        job = await services.rerun_job(job_id, client=client_of(request))
+    except InvalidJob as exc:
+        raise HTTPException(exc.status_code, exc.message, headers=exc.headers or None) from exc
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
 @router.post("/jobs/{job_id}/delete")
 async def delete_job_from_page(job_id: str, services: ServicesDep) -> Response:
     """The Delete button of an ended job's page: then back to the list."""

@@ -128,6 +128,21 @@ class Services:
                 retry_after=wait,
             )
 
+    async def rerun_job(self, job_id: str, *, client: str) -> Job:
+        """A new job with the same tool, arguments, time limits, log level and linger as `job_id`."""
+        job = await self.store.get_job(job_id)
+        if job is None:
+            raise InvalidJob(f"No job with id {job_id!r}.", 404)
+        return await self.start_job(
+            job.tool,
+            job.arguments,
+            client=client,
+            idle_timeout=job.idle_timeout,
+            max_duration=job.max_duration,
+            log_level=job.log_level,
+            linger=job.linger,
+        )
+
     async def delete_job(self, job_id: str) -> None:
         """Delete an ended job and its events; InvalidJob when there is no such job (404) or it has not ended (409)."""
         deleted = await self.store.delete_job(job_id)

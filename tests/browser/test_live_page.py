@@ -3,6 +3,7 @@ focus, and the page says so when it is not live."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -262,3 +263,17 @@ def test_an_ended_job_is_deleted_from_its_page_after_saying_yes(page: Page, dash
         page.wait_for_url(dashboard.url + "/", timeout=TIMEOUT)
         assert client.get(f"/api/jobs/{job_id}").status_code == 404
         expect(page.locator(f'#jobs a[href="/jobs/{job_id}"]')).to_have_count(0)
+
+
+def test_rerun_on_an_ended_jobs_page_starts_the_same_job_again_and_shows_it(page: Page, dashboard: Dashboard) -> None:
+    with dashboard.client() as client:
+        job_id = start_job(client, steps=3, delay=0)
+        page.goto(f"{dashboard.url}/jobs/{job_id}")
+        expect(state_badge(page)).to_have_attribute("data-state", "succeeded", timeout=TIMEOUT)
+        press_like_a_person(page, page.locator("#rerun-job"))
+        page.wait_for_url(re.compile(r"/jobs/(?!" + job_id + r")[0-9a-f]+$"), timeout=TIMEOUT)
+        again = page.url.rsplit("/", 1)[1]
+        expect(state_badge(page)).to_have_attribute("data-state", "succeeded", timeout=TIMEOUT)
+        assert seqs_in_dom(page) == list(range(1, 7))
+        first, second = (client.get(f"/api/jobs/{j}").json() for j in (job_id, again))
+        assert (second["tool"], second["arguments"]) == (first["tool"], first["arguments"])

@@ -176,3 +176,22 @@ def test_the_form_explains_arguments_it_cannot_use(client: httpx.Client, argumen
     response = client.post("/jobs", data={"tool": "run_job", "arguments": arguments})
     assert response.status_code == 400
     assert words in response.text
+
+
+def test_a_rerun_is_a_new_job_with_the_same_tool_arguments_limits_level_and_linger(client: httpx.Client) -> None:
+    body = {
+        "tool": "run_job",
+        "arguments": {"steps": 2, "delay": 0},
+        "idle_timeout": 30,
+        "max_duration": 90,
+        "log_level": "error",
+        "linger": 0.5,
+    }
+    first = client.post("/api/jobs", json=body).json()
+    follow(client, first["id"])
+    response = client.post(f"/api/jobs/{first['id']}/rerun")
+    assert response.status_code == 201
+    again = response.json()
+    assert response.headers["location"] == f"/api/jobs/{again['id']}" and again["id"] != first["id"]
+    assert {key: again[key] for key in body} == body
+    assert client.post("/api/jobs/nope/rerun").status_code == 404
