@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from webapp.api import find_job
-from webapp.events import LEVELS, LogLevel
+from webapp.events import LEVELS, Job, LogLevel
 from webapp.rendering import example_arguments
 from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services
 from webapp.store import StoreUnavailable
@@ -25,8 +25,14 @@ RECENT_JOBS = 50  # rows in the recent-jobs list
 
 
 @router.get("/")
-async def index(request: Request, services: ServicesDep) -> Response:
-    return await render_index(request, services)
+async def index(
+    request: Request,
+    services: ServicesDep,
+    from_job: Annotated[str | None, Query(alias="from", description="Fill the form from this job.")] = None,
+) -> Response:
+    """The start form and the recent jobs; `?from=JOB` fills the form with that job's settings (Edit and run)."""
+    form = form_of(await find_job(services, from_job)) if from_job else None
+    return await render_index(request, services, form=form)
 
 
 async def render_index(
@@ -66,6 +72,18 @@ def default_form(services: Services) -> dict[str, Any]:
         "max_duration": f"{services.settings.max_duration:g}",
         "log_level": "debug",
         "linger": "0",
+    }
+
+
+def form_of(job: Job) -> dict[str, Any]:
+    """The start form filled with `job`'s tool, arguments, time limits, log level and linger."""
+    return {
+        "tool": job.tool,
+        "arguments": json.dumps(job.arguments, indent=2, ensure_ascii=False),
+        "idle_timeout": "" if job.idle_timeout is None else f"{job.idle_timeout:g}",
+        "max_duration": "" if job.max_duration is None else f"{job.max_duration:g}",
+        "log_level": job.log_level,
+        "linger": f"{job.linger:g}",
     }
 
 

@@ -3,6 +3,7 @@ focus, and the page says so when it is not live."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -277,3 +278,24 @@ def test_rerun_on_an_ended_jobs_page_starts_the_same_job_again_and_shows_it(page
         assert seqs_in_dom(page) == list(range(1, 7))
         first, second = (client.get(f"/api/jobs/{j}").json() for j in (job_id, again))
         assert (second["tool"], second["arguments"]) == (first["tool"], first["arguments"])
+
+
+def test_edit_and_run_fills_the_form_with_the_jobs_settings_and_starts_the_edited_job(
+    page: Page, dashboard: Dashboard
+) -> None:
+    with dashboard.client() as client:
+        body = {"tool": "run_job", "arguments": {"steps": 3, "delay": 0}, "log_level": "warning", "linger": 0.2}
+        job_id = client.post("/api/jobs", json=body).json()["id"]
+        page.goto(f"{dashboard.url}/jobs/{job_id}")
+        expect(state_badge(page)).to_have_attribute("data-state", "succeeded", timeout=TIMEOUT)
+        page.click("#edit-job")
+        page.wait_for_url(f"{dashboard.url}/?from={job_id}", timeout=TIMEOUT)
+        expect(page.locator("#tool")).to_have_value("run_job")
+        expect(page.locator("#log_level")).to_have_value("warning")
+        expect(page.locator("#linger")).to_have_value("0.2")
+        assert json.loads(page.locator("#arguments").input_value()) == {"steps": 3, "delay": 0}
+        page.fill("#arguments", '{"steps": 5, "delay": 0}')
+        page.click("button.primary")
+        page.wait_for_url(re.compile(r"/jobs/(?!" + job_id + r")[0-9a-f]+$"), timeout=TIMEOUT)
+        again = client.get("/api" + page.url.removeprefix(dashboard.url)).json()
+        assert (again["arguments"], again["log_level"], again["linger"]) == ({"steps": 5, "delay": 0}, "warning", 0.2)

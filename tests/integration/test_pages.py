@@ -63,3 +63,8 @@ def test_while_the_server_is_unreachable_the_form_waits_and_says_what_to_check(t
             assert "No jobs yet.</p>" in client.get("/fragments/jobs").text
     finally:
         app.stop()
+
+
+def test_edit_and_run_of_an_unknown_job_is_a_page_that_says_so(client: httpx.Client) -> None:
+    response = client.get("/?from=nope", headers={"Accept": "text/html"})
+    assert response.status_code == 404 and "No job with id &#39;nope&#39;" in response.text
