@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from webapp.events import KINDS, LEVELS, MAX_SEQ, Job, LogLevel
+from webapp.events import KINDS, LEVELS, MAX_SEQ, Job, JobState, LogLevel
 from webapp.export import MEDIA_TYPES, ExportFormat, export_lines, file_name
 from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services
 from webapp.store import EventFilter
@@ -92,8 +92,15 @@ async def rerun_job(job_id: str, request: Request, services: ServicesDep) -> JSO
 
 
 @router.get("/jobs")
-async def list_jobs(services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
-    return [job.to_json() for job in await services.store.list_jobs(limit)]
+async def list_jobs(
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    state: Annotated[JobState | None, Query(description="Only jobs in this state.")] = None,
+    tool: Annotated[str | None, Query(description="Only jobs of this tool.")] = None,
+) -> list[dict[str, Any]]:
+    """Newest first."""
+    jobs = await services.store.list_jobs(limit, state=state and state.value, tool=tool)
+    return [job.to_json() for job in jobs]
 
 
 @router.get("/jobs/{job_id}")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any, cast
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -13,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from webapp.api import find_job
-from webapp.events import LEVELS, Job, LogLevel
+from webapp.events import LEVELS, Job, JobState, LogLevel
 from webapp.rendering import example_arguments
 from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services
 from webapp.store import StoreUnavailable
@@ -24,15 +26,39 @@ DEFAULT_TOOL = "run_job"
 RECENT_JOBS = 50  # rows in the recent-jobs list
 
 
+@dataclass(frozen=True, slots=True)
+class JobsView:
+    """The recent-jobs list's filters, from the query string: only jobs in `state`, only jobs of `tool`."""
+
+    state: JobState | None = None
+    tool: str | None = None
+
+    @property
+    def query(self) -> str:
+        return urlencode({k: v for k, v in (("state", self.state), ("tool", self.tool)) if v})
+
+    async def jobs(self, services: Services) -> list[Job]:
+        return await services.store.list_jobs(RECENT_JOBS, state=self.state and self.state.value, tool=self.tool)
+
+
+def jobs_view(state: JobState | None = None, tool: str | None = None) -> JobsView:
+    return JobsView(state, tool or None)
+
+
+JobsViewDep = Annotated[JobsView, Depends(jobs_view)]
+
+
 @router.get("/")
 async def index(
     request: Request,
     services: ServicesDep,
+    view: JobsViewDep,
     from_job: Annotated[str | None, Query(alias="from", description="Fill the form from this job.")] = None,
 ) -> Response:
-    """The start form and the recent jobs; `?from=JOB` fills the form with that job's settings (Edit and run)."""
+    """The start form and the recent jobs (filtered by `state` and `tool`); `?from=JOB` fills the form with that
+    job's settings (Edit and run)."""
     form = form_of(await find_job(services, from_job)) if from_job else None
-    return await render_index(request, services, form=form)
+    return await render_index(request, services, form=form, view=view)
 
 
 async def render_index(
@@ -42,8 +68,11 @@ async def render_index(
     form: dict[str, Any] | None = None,
     error: str | None = None,
     status_code: int = 200,
+    view: JobsView | None = None,
 ) -> Response:
-    context = {**start_form_context(services, form, error), "jobs": await services.store.list_jobs(RECENT_JOBS)}
+    view = view or JobsView()
+    context = {**start_form_context(services, form, error), "jobs": await view.jobs(services), "view": view}
+    context["states"] = [state.value for state in JobState]
     return services.templates.TemplateResponse(request, "index.html", context, status_code=status_code)
 
 
@@ -215,8 +244,8 @@ async def tool_arguments(request: Request, services: ServicesDep, tool: Annotate
 
 
 @router.get("/fragments/jobs")
-async def jobs_table(request: Request, services: ServicesDep) -> Response:
-    context = {"jobs": await services.store.list_jobs(RECENT_JOBS), "server": services.monitor.status}
+async def jobs_table(request: Request, services: ServicesDep, view: JobsViewDep) -> Response:
+    context = {"jobs": await view.jobs(services), "server": services.monitor.status, "view": view}
     return services.templates.TemplateResponse(request, "partials/_jobs_table.html", context)
 
 

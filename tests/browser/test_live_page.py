@@ -299,3 +299,23 @@ def test_edit_and_run_fills_the_form_with_the_jobs_settings_and_starts_the_edite
         page.wait_for_url(re.compile(r"/jobs/(?!" + job_id + r")[0-9a-f]+$"), timeout=TIMEOUT)
         again = client.get("/api" + page.url.removeprefix(dashboard.url)).json()
         assert (again["arguments"], again["log_level"], again["linger"]) == ({"steps": 5, "delay": 0}, "warning", 0.2)
+
+
+def test_the_jobs_list_is_filtered_from_its_own_form_and_stays_filtered_across_refreshes(
+    page: Page, dashboard: Dashboard
+) -> None:
+    with dashboard.client() as client:
+        failed = client.post("/api/jobs", json={"tool": "run_job", "arguments": {"steps": 1, "fail_at": 1}}).json()
+        follow_job = start_job(client, steps=1, delay=0)
+        wait_until(lambda: client.get(f"/api/jobs/{failed['id']}").json()["state"] == "failed", what="the failure")
+    page.goto(dashboard.url + "/")
+    page.select_option("#filter-state", "failed")
+    page.click(".jobs-filter button")
+    page.wait_for_url(re.compile(r"/\?state=failed"), timeout=TIMEOUT)
+    expect(page.locator(f"#job-row-{failed['id']}")).to_be_visible()
+    expect(page.locator(f"#job-row-{follow_job}")).to_have_count(0)
+    page.evaluate("window.listRefreshes = 0")
+    page.evaluate("document.addEventListener('htmx:after:swap', () => { window.listRefreshes++; })")
+    page.wait_for_function("() => window.listRefreshes >= 1", timeout=TIMEOUT)
+    expect(page.locator(f"#job-row-{follow_job}")).to_have_count(0)  # the refresh keeps the filter
+    assert set(page.locator("#jobs [data-state]").evaluate_all("els => els.map(e => e.dataset.state)")) == {"failed"}

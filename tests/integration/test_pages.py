@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers import Dashboard
+from tests.helpers import Dashboard, run_to_end
 from webapp.bundled import free_port
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -68,3 +68,20 @@ def test_while_the_server_is_unreachable_the_form_waits_and_says_what_to_check(t
 def test_edit_and_run_of_an_unknown_job_is_a_page_that_says_so(client: httpx.Client) -> None:
     response = client.get("/?from=nope", headers={"Accept": "text/html"})
     assert response.status_code == 404 and "No job with id &#39;nope&#39;" in response.text
+
+
+def test_the_jobs_list_filters_by_state_and_tool_on_the_page_and_the_api(client: httpx.Client) -> None:
+    failed = run_to_end(client, "run_job", steps=2, delay=0, fail_at=1)
+    done = run_to_end(client, "process_items", items=["a"], delay=0)
+    html = {"Accept": "text/html"}
+    page = client.get("/", params={"state": "failed"}, headers=html).text
+    assert f'id="job-row-{failed["id"]}"' in page and f'id="job-row-{done["id"]}"' not in page
+    assert 'hx-get="/fragments/jobs?state=failed"' in page  # the refresh keeps the filter
+    assert '<option value="failed" selected>' in page
+    fragment = client.get("/fragments/jobs", params={"tool": "process_items"}, headers=html).text
+    assert f'id="job-row-{done["id"]}"' in fragment and f'id="job-row-{failed["id"]}"' not in fragment
+    api = client.get("/api/jobs", params={"state": "failed", "tool": "run_job", "limit": 1000}).json()
+    assert failed["id"] in {j["id"] for j in api} and {j["state"] for j in api} == {"failed"}
+    nothing = client.get("/fragments/jobs", params={"tool": "no_such_tool"}, headers=html).text
+    assert "No recent job matches these filters." in nothing
+    assert client.get("/api/jobs", params={"state": "sleeping"}).status_code == 422

@@ -364,3 +364,14 @@ async def test_filters_run_in_the_store_and_combine(store: Store) -> None:
     assert await seqs(EventFilter(levels=("error",), q="timeout")) == [2]  # AND
     assert await seqs(EventFilter(levels=("error",)), after=2) == [6]
     assert await seqs(EventFilter(levels=("error",)), limit=1) == [2]
+
+
+async def test_jobs_are_listed_by_state_as_shown_and_by_tool(store: Store) -> None:
+    await running(store, "r")
+    await running(store, "c")
+    await store.request_cancel("c", 2.0)
+    await store.create_job(make_job("q"))
+    assert [j.id for j in await store.list_jobs(state="running")] == ["r"]
+    assert [j.id for j in await store.list_jobs(state="cancelling")] == ["c"]
+    assert [j.id for j in await store.list_jobs(state="queued", tool="run_job")] == ["q"]
+    assert await store.list_jobs(tool="other") == []

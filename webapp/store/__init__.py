@@ -78,6 +78,23 @@ class EventFilter:
         return "".join(f" AND {part}" for part in parts), params
 
 
+def jobs_where(state: str | None, tool: str | None, mark: str) -> tuple[str, list[Any]]:
+    """A WHERE for list_jobs. `cancelling` is a state as shown, not as stored: running, with a cancel asked for."""
+    parts: list[str] = []
+    params: list[Any] = []
+    if state == JobState.CANCELLING.value:
+        parts.append(f"{ACTIVE_SQL} AND cancel_requested_at IS NOT NULL")
+    elif state is not None:
+        parts.append(f"state={mark}")
+        params.append(state)
+        if state in ACTIVE_STATES:
+            parts.append("cancel_requested_at IS NULL")
+    if tool is not None:
+        parts.append(f"tool={mark}")
+        params.append(tool)
+    return (" WHERE " + " AND ".join(parts) if parts else ""), params
+
+
 def like_pattern(text: str, *, prefix: bool = False) -> str:
     """`text` as a LIKE pattern that matches it literally: anywhere, or (`prefix`) at the start."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -122,8 +139,8 @@ class Store(Protocol):
 
     async def get_job(self, job_id: str) -> Job | None: ...
 
-    async def list_jobs(self, limit: int = 50) -> list[Job]:
-        """Newest first."""
+    async def list_jobs(self, limit: int = 50, *, state: str | None = None, tool: str | None = None) -> list[Job]:
+        """Newest first; with `state` or `tool`, only jobs in that state (as shown) or of that tool."""
 
     async def events_after(self, job_id: str, after: int, limit: int, only: EventFilter | None = None) -> list[Event]:
         """Events with seq > after, in seq order, at most `limit`; with `only`, those it lets through."""

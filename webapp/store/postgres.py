@@ -49,6 +49,7 @@ from webapp.store import (
     job_from_row,
     job_row,
     job_update,
+    jobs_where,
     lost_worker_error,
     migrations,
 )
@@ -248,10 +249,11 @@ class PostgresStore:
             row = await cursor.fetchone()
         return job_from_row(row) if row else None
 
-    async def list_jobs(self, limit: int = 50) -> list[Job]:
+    async def list_jobs(self, limit: int = 50, *, state: str | None = None, tool: str | None = None) -> list[Job]:
+        where, params = jobs_where(state, tool, "%s")
         async with self._connection() as conn:
             cursor = await conn.execute(
-                f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at DESC, id DESC LIMIT %s", (limit,)
+                f"SELECT {JOB_COLUMNS} FROM jobs{where} ORDER BY created_at DESC, id DESC LIMIT %s", (*params, limit)
             )
             rows = await cursor.fetchall()
         return [job_from_row(row) for row in rows]

@@ -47,6 +47,7 @@ from webapp.store import (
     job_news,
     job_row,
     job_update,
+    jobs_where,
     lost_worker_error,
     migrations,
 )
@@ -195,10 +196,11 @@ class SQLiteStore:
         )
         return job_from_row(row) if row else None
 
-    async def list_jobs(self, limit: int = 50) -> list[Job]:
+    async def list_jobs(self, limit: int = 50, *, state: str | None = None, tool: str | None = None) -> list[Job]:
+        where, params = jobs_where(state, tool, "?")
         rows = await self._read(
             lambda db: db.execute(
-                f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
+                f"SELECT {JOB_COLUMNS} FROM jobs{where} ORDER BY created_at DESC, rowid DESC LIMIT ?", (*params, limit)
             ).fetchall()
         )
         return [job_from_row(row) for row in rows]
