@@ -215,7 +215,7 @@ def build_server(port: int) -> MCPServer:
         seconds between payloads, for a page to watch them stream in."""
         await ctx.log("info", {"note": note}, logger_name=note)
         for n, payload in enumerate(PAYLOADS, start=1):
-            await anyio.sleep(delay)
+            await anyio.sleep(delay)  # the server's pace (a tool argument), not a test waiting
             await ctx.log(LEVELS[n % len(LEVELS)], payload, logger_name=payload)
             await ctx.log("notice", {"payload": payload, payload: [payload, {"deeper": {payload: n}}]})
             await ctx.report_progress(n, total=len(PAYLOADS), message=payload)
@@ -347,7 +347,7 @@ def build_app(mcp: MCPServer, stats: Stats, host: str = "127.0.0.1") -> Starlett
     async def fetched(request: Request) -> JSONResponse:
         stats.schema_fetches += 1
         stats.fetched_by.append(request.headers.get("user-agent", "(none)"))
-        await anyio.sleep(SLOW_SCHEMA_SECONDS)
+        await anyio.sleep(SLOW_SCHEMA_SECONDS)  # a remote that answers slowly: what a fetching client would wait on
         return JSONResponse({"type": "string"})
 
     async def show_stats(request: Request) -> JSONResponse:

@@ -22,19 +22,7 @@ from tests.bench.common import (
     wait_connected,
     wait_for,
 )
-
-CHROMIUM = "/usr/bin/chromium"
-# The flags of tests/browser/conftest.py: headless Debian chromium, kept off the network it cannot reach.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 
 # Installed before the page's own scripts. It records, in the page's clock (epoch ms), when the log's last
 # line and the state badge last changed; stalls seen two ways (long tasks, and the longest gap between the

@@ -78,6 +78,11 @@ class EventFilter:
         return "".join(f" AND {part}" for part in parts), params
 
 
+def is_settled(state: str, lingering_until: float | None) -> bool:
+    """A stored job's state and linger: ended, and no longer listening (what may be deleted)."""
+    return state in ENDED_STATES and lingering_until is None
+
+
 def jobs_where(state: str | None, tool: str | None, mark: str) -> tuple[str, list[Any]]:
     """A WHERE for list_jobs. `cancelling` is a state as shown, not as stored: running, with a cancel asked for."""
     parts: list[str] = []
@@ -213,9 +218,6 @@ def migrations(backend: str) -> list[tuple[int, str]]:
     return [(int(path.name.split("_", 1)[0]), path.read_text()) for path in scripts]
 
 
-dumps = json_text
-
-
 def shown_state(stored: str, cancel_requested: bool) -> JobState:
     """A running job whose cancel was asked for reads `cancelling` until its worker ends it."""
     state = JobState(stored)
@@ -246,14 +248,14 @@ def job_row(job: Job) -> tuple[Any, ...]:
     return (
         job.id,
         job.tool,
-        dumps(job.arguments),
+        json_text(job.arguments),
         job.state.value,
         job.created_at,
         job.finished_at,
         job.progress,
         job.total,
         job.message,
-        None if job.result is None else dumps(job.result),
+        None if job.result is None else json_text(job.result),
         job.error,
         job.idle_timeout,
         job.max_duration,
@@ -275,7 +277,7 @@ def job_update(job: Job) -> tuple[Any, ...]:
         job.progress,
         job.total,
         job.message,
-        None if job.result is None else dumps(job.result),
+        None if job.result is None else json_text(job.result),
         job.error,
         job.last_seq,
         job.dropped_events,
@@ -334,7 +336,7 @@ def event_rows(events: Sequence[Event]) -> list[tuple[Any, ...]]:
             e.received_at,
             e.level,
             e.logger,
-            None if e.data is None else e.data_json if e.data_json is not None else dumps(e.data),
+            None if e.data is None else e.data_json if e.data_json is not None else json_text(e.data),
             e.progress,
             e.total,
             e.message,

@@ -33,7 +33,6 @@ from webapp.store import (
     CANCELLED_BEFORE_START,
     DELETE_CHUNK,
     ENDED_SQL,
-    ENDED_STATES,
     EVENT_COLUMNS,
     EVENT_FIELDS,
     JOB_COLUMNS,
@@ -46,6 +45,7 @@ from webapp.store import (
     WorkerInfo,
     event_from_row,
     event_rows,
+    is_settled,
     job_from_row,
     job_row,
     job_update,
@@ -295,7 +295,7 @@ class PostgresStore:
             row = await cursor.fetchone()
         if row is None:
             return None
-        if row[0] not in ENDED_STATES or row[1] is not None:
+        if not is_settled(*row):
             return False
         await self._delete([job_id])
         return True

@@ -30,7 +30,6 @@ from webapp.store import (
     CANCELLED_BEFORE_START,
     DELETE_CHUNK,
     ENDED_SQL,
-    ENDED_STATES,
     EVENT_COLUMNS,
     EVENT_FIELDS,
     JOB_COLUMNS,
@@ -43,6 +42,7 @@ from webapp.store import (
     WorkerInfo,
     event_from_row,
     event_rows,
+    is_settled,
     job_from_row,
     job_news,
     job_row,
@@ -246,7 +246,7 @@ class SQLiteStore:
         )
         if row is None:
             return None
-        if row[0] not in ENDED_STATES or row[1] is not None:
+        if not is_settled(*row):
             return False
         await self._delete([job_id])
         return True
