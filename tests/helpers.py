@@ -34,8 +34,10 @@ class Dashboard:
         args: tuple[str, ...] = (),
         port: int | None = None,
         role: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.db = db
+        self.env = env or {}
         self.mcp_url = mcp_url
         self.args = args
         self.role = role
@@ -49,7 +51,7 @@ class Dashboard:
         command += ["--port", str(self.port), "--db", str(self.db), *self.args]
         if self.mcp_url is not None:
             command += ["--mcp-url", self.mcp_url]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_LIVE_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_LIVE_")} | self.env
         self.process = subprocess.Popen(command, stdout=self._output, stderr=subprocess.STDOUT, env=env)
         try:
             if self.role == "worker":

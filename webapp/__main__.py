@@ -25,6 +25,7 @@ from webapp import worker
 from webapp.app import create_app
 from webapp.runtime import redact
 from webapp.security import WILDCARD_HOSTS, RedactTokens, is_loopback
+from webapp.servers import ConfigError, load_config
 from webapp.settings import ENV_PREFIX, Settings
 from webapp.store import is_shared
 
@@ -72,6 +73,13 @@ def parse_args(argv: list[str] | None = None) -> Command:
         settings = Settings(**given)
     except ValidationError as exc:
         parser.error(explain(exc))
+    if settings.config is not None:
+        if settings.mcp_url is not None:
+            parser.error("give --config (several servers) or --mcp-url (one), not both")
+        try:
+            load_config(settings.config, settings.protocol)
+        except ConfigError as exc:
+            parser.error(str(exc))
     if role != "all" and not is_shared(settings.db):
         parser.error(
             f"`{role}` processes share their jobs with other processes through PostgreSQL: give --db "

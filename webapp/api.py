@@ -20,6 +20,9 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 class JobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    server: str | None = Field(
+        None, min_length=1, description="The server's name (GET /api/servers); needed when there are several."
+    )
     tool: str = Field(min_length=1)
     arguments: dict[str, Any] = Field(default_factory=dict)
     idle_timeout: float | None = Field(
@@ -71,6 +74,7 @@ async def create_job(body: JobRequest, request: Request, services: ServicesDep) 
             body.tool,
             body.arguments,
             client=client_of(request),
+            server=body.server,
             idle_timeout=body.idle_timeout,
             max_duration=body.max_duration,
             log_level=body.log_level,
@@ -169,8 +173,26 @@ async def get_event(job_id: str, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)], se
     return events[0].to_json()
 
 
+@router.get("/servers")
+async def list_servers(services: ServicesDep, refresh: bool = False) -> list[dict[str, Any]]:
+    """Every configured server's status as last checked (or checked now, with `?refresh=true`), in the config's
+    order."""
+    if refresh:
+        await services.servers.refresh()
+    return [status.to_json() for status in services.servers.statuses]
+
+
+@router.get("/servers/{name}")
+async def get_server(name: str, services: ServicesDep, refresh: bool = False) -> dict[str, Any]:
+    monitor = services.servers.get(name)
+    if monitor is None:
+        raise HTTPException(404, f"No server named {name!r}.")
+    status = await monitor.refresh() if refresh else monitor.status
+    return status.to_json()
+
+
 @router.get("/server")
 async def server_status(services: ServicesDep, refresh: bool = False) -> dict[str, Any]:
-    """The server's status as last checked, or checked now with `?refresh=true`."""
+    """The first server's status as last checked, or checked now with `?refresh=true`."""
     status = await services.monitor.refresh() if refresh else services.monitor.status
     return status.to_json()

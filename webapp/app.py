@@ -19,7 +19,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from webapp import api, pages, stream
 from webapp.events import json_safe
 from webapp.feeds import Feeds
-from webapp.monitor import ServerMonitor
+from webapp.monitor import ServerMonitor, Servers
 from webapp.rendering import STATIC_DIR, build_templates
 from webapp.runtime import open_runtime
 from webapp.security import AllowedOriginWrites, SecurityHeaders, TokenGate, allowed_hosts, is_loopback
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = True) ->
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Services]]:
         async with open_runtime(settings) as runtime, anyio.create_task_group() as background:
-            store, hub, target = runtime.store, runtime.hub, runtime.target
+            store, hub = runtime.store, runtime.hub
             if is_shared(settings.db):
                 background.start_soon(Janitor(store).run)
             else:
@@ -49,24 +49,24 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = True) ->
                 interrupted = await store.interrupt_unfinished(INTERRUPTED_AT_START, time.time())
                 if interrupted:
                     log.warning("marked %d unfinished job(s) interrupted", len(interrupted))
-            monitor = ServerMonitor(target, interval=settings.status_interval)
-            # Know the server before the first page is served, so the page never guesses.
-            await monitor.refresh()
-            background.start_soon(monitor.run)
+            servers = Servers([ServerMonitor(t, interval=settings.status_interval) for t in runtime.targets])
+            # Know the servers before the first page is served, so the page never guesses.
+            await servers.refresh()
+            background.start_soon(servers.run)
             feeds = Feeds(store, hub, templates, background, message_bytes=settings.max_message_bytes)
             services = Services(
-                settings, store, hub, monitor, templates, feeds, StartLimiter(settings.max_starts_per_minute)
+                settings, store, hub, servers, templates, feeds, StartLimiter(settings.max_starts_per_minute)
             )
             background.start_soon(keep_within_retention, store, settings)
             worker = (
                 Worker(
                     store,
                     hub,
-                    target,
+                    runtime.targets,
                     max_jobs=settings.max_jobs,
                     limits=limits_of(settings),
                     store_patience=settings.store_patience,
-                    on_link_error=monitor.recheck,
+                    on_server_news=servers.recheck,
                 )
                 if with_worker
                 else contextlib.nullcontext()

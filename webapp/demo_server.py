@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import os
+import sys
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -229,9 +231,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m webapp.demo_server", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8001, help="port to listen on (default: 8001)")
+    parser.add_argument(
+        "--transport",
+        choices=("http", "stdio"),
+        default="http",
+        help="http: streamable HTTP at /mcp and legacy SSE at /sse (the default); stdio: JSON-RPC on stdin and "
+        "stdout, as a client's child process",
+    )
     args = parser.parse_args(argv)
     stats = CallStats()
-    app = build_app(build_server(stats), stats, host=args.host)
+    mcp = build_server(stats)
+    if args.transport == "stdio":
+        # Its logs go out as notifications; the SDK's deprecation notice (logging, in 2026-07-28) is no news here.
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        print(f"demo MCP server on stdio, pid {os.getpid()}", file=sys.stderr, flush=True)  # a line of stderr
+        mcp.run("stdio")
+        return
+    app = build_app(mcp, stats, host=args.host)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

@@ -20,8 +20,9 @@ LEVELS: tuple[str, ...] = get_args(LogLevel)
 
 # log and progress: the call's own notifications/message and notifications/progress. notification: any other
 # notification the server sends (resource updates, list changes, unknown methods, malformed logs). request: a
-# request from the server (sampling, elicitation, roots), which the dashboard refuses.
-EventKind = Literal["log", "progress", "notification", "request"]
+# request from the server (sampling, elicitation, roots), which the dashboard refuses. stderr: a line a stdio
+# server wrote to its stderr (no JSON-RPC method).
+EventKind = Literal["log", "progress", "notification", "request", "stderr"]
 KINDS: tuple[str, ...] = get_args(EventKind)
 # The JSON-RPC method of the kinds that have one method; the others keep theirs in `Event.method`.
 KIND_METHODS: dict[str, str] = {"log": "notifications/message", "progress": "notifications/progress"}
@@ -133,6 +134,7 @@ class Job:
     log_level: LogLevel = "debug"  # the least severe level asked of the server (a server may ignore it)
     linger: float = 0.0  # seconds the connection stays open after the call, for what the server sends late
     lingering_until: float | None = None  # set from the call's end to the end of its linger
+    server: str | None = None  # the configured server's name (None: a job from before servers had names)
 
     @property
     def settled(self) -> bool:
@@ -151,6 +153,7 @@ class Job:
         return {
             "id": self.id,
             "url": f"/jobs/{self.id}",
+            "server": self.server,
             "tool": self.tool,
             "arguments": self.arguments,
             "state": str(self.state),

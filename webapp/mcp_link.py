@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shlex
 import warnings
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self
+from typing import Any, ClassVar, Literal, Protocol, Self
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 from mcp import Client, MCPDeprecationWarning, MCPError
 from mcp.client import Transport
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.message import SessionMessage
 from mcp.types import (
     CONNECTION_CLOSED,
@@ -41,6 +44,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from webapp import __version__
 from webapp.events import LogLevel, ProgressNote, clean_data, clean_text
+from webapp.stdio import StdioProcess, stdio_transport
 
 log = logging.getLogger(__name__)
 _CLIENT_INFO = Implementation(name="mcp-live", version=__version__)
@@ -51,27 +55,121 @@ MAX_SERVER_EVENT_BYTES = 16 * 1024 * 1024
 
 
 ProtocolMode = Literal["auto", "legacy"]
+HttpTransport = Literal["streamable-http", "sse"]
+TransportName = Literal["streamable-http", "sse", "stdio"]
+OnStderr = Callable[[str], None]
+Ended = Callable[[], str | None]  # after a connection failed: what is known of why (a process's exit), or None
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
-    """Where the server is, and how to greet it.
+class HttpTarget:
+    """An MCP server at a URL, and how to greet it.
 
     `auto` tries the 2026-07-28 protocol first and falls back to the 2025 `initialize` handshake;
     `legacy` always uses the handshake (2025-era sessions), for servers that mishandle discovery.
+    `transport`: unset, a URL ending in /sse is the legacy HTTP+SSE transport, anything else streamable HTTP.
+    `secrets`: values taken from the environment into the URL or headers, kept out of every message.
     """
 
     url: str
     protocol: ProtocolMode = "auto"
+    name: str = "default"
+    transport: HttpTransport | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    shown: str | None = None  # the URL as written in the config (its ${VAR}s unexpanded)
+    secrets: tuple[str, ...] = ()
 
-    def transport(self) -> Transport:
-        # A URL ending in /sse is the legacy HTTP+SSE transport; anything else is streamable HTTP.
-        if self.url.rstrip("/").endswith("/sse"):
-            return sse_client(self.url)
-        return streamable_http_client(self.url, max_sse_event_size=MAX_SERVER_EVENT_BYTES)
+    per_job: ClassVar[bool] = False  # one server for every job (not started for each)
 
-    def client(self, transport: Transport | None = None, **options: Any) -> Client:
-        return Client(transport or self.transport(), mode=self.protocol, client_info=_CLIENT_INFO, **options)
+    @property
+    def transport_name(self) -> TransportName:
+        if self.transport is not None:
+            return self.transport
+        return "sse" if urlsplit(self.url).path.rstrip("/").endswith("/sse") else "streamable-http"
+
+    @property
+    def where(self) -> str:
+        """The server's address as people may see it: with no password or secret in it."""
+        return scrub(without_password(self.shown or self.url), self.secrets)
+
+    def connect(self, on_stderr: OnStderr) -> tuple[Transport, Ended]:
+        headers = dict(self.headers)
+        if self.transport_name == "sse":
+            return sse_client(self.url, headers=headers or None), _nothing_known
+        return _streamable_http(self.url, headers), _nothing_known
+
+    def client(self, transport: Transport, **options: Any) -> Client:
+        return Client(transport, mode=self.protocol, client_info=_CLIENT_INFO, **options)
+
+
+@dataclass(frozen=True, slots=True)
+class StdioTarget:
+    """An MCP server run as a child process, started anew for each connection (so for each job)."""
+
+    command: str
+    args: tuple[str, ...] = ()
+    protocol: ProtocolMode = "auto"
+    name: str = "default"
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    shown: str | None = None  # the command line as written in the config
+    secrets: tuple[str, ...] = ()
+
+    per_job: ClassVar[bool] = True
+    transport_name: ClassVar[TransportName] = "stdio"
+
+    @property
+    def where(self) -> str:
+        return scrub(self.shown or shlex.join([self.command, *self.args]), self.secrets)
+
+    def connect(self, on_stderr: OnStderr) -> tuple[Transport, Ended]:
+        process = StdioProcess(self.where)
+        transport = stdio_transport(
+            self.command,
+            self.args,
+            env=self.env,
+            cwd=self.cwd,
+            on_stderr=lambda line: on_stderr(scrub(line, self.secrets)),
+            process_info=process,
+        )
+        return transport, lambda: scrub(process.describe_end(), self.secrets)
+
+    def client(self, transport: Transport, **options: Any) -> Client:
+        return Client(transport, mode=self.protocol, client_info=_CLIENT_INFO, **options)
+
+
+Target = HttpTarget | StdioTarget
+
+
+def _nothing_known() -> str | None:
+    return None
+
+
+def _ignore(line: str) -> None:
+    pass
+
+
+@contextlib.asynccontextmanager
+async def _streamable_http(url: str, headers: dict[str, str]) -> AsyncIterator[tuple[Any, Any]]:
+    async with (
+        create_mcp_http_client(headers=headers or None) as http,
+        streamable_http_client(url, http_client=http, max_sse_event_size=MAX_SERVER_EVENT_BYTES) as streams,
+    ):
+        yield streams
+
+
+def scrub(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` with every secret in it replaced by ***."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 class LinkError(Exception):
@@ -94,6 +192,9 @@ class NotificationSink(Protocol):
     def request(self, method: str, params: Any) -> None:
         """A request from the server; the SDK answers it (with a refusal, as we offer no callbacks)."""
 
+    def stderr(self, line: str) -> None:
+        """A line a stdio server wrote to its stderr."""
+
 
 class _Tap:
     """Watches one connection's messages in wire order and hands the job's notifications to the sink.
@@ -103,9 +204,10 @@ class _Tap:
     recorded once each, never applied to the bar.
     """
 
-    def __init__(self, sink: NotificationSink, token: str) -> None:
+    def __init__(self, sink: NotificationSink, token: str, on_tools_changed: Callable[[], None] | None) -> None:
         self.sink = sink
         self.token = token
+        self.on_tools_changed = on_tools_changed
         self._call_id: RequestId | None = None
         self._answered = False
 
@@ -128,6 +230,8 @@ class _Tap:
                 return True
             # Anything else is a line too. The session sees it as well: it may act on it, or log it as malformed.
             self.sink.notification(clean_text(message.method), clean_data(params))
+            if message.method == "notifications/tools/list_changed" and self.on_tools_changed is not None:
+                self.on_tools_changed()
         elif isinstance(message, JSONRPCRequest) and message.method != "ping":
             # The session answers it: with no callback of ours, "... not supported".
             self.sink.request(clean_text(message.method), clean_data(message.params or {}))
@@ -231,6 +335,7 @@ class ServerDescription:
     version: str
     protocol_version: str
     tools: tuple[ToolSpec, ...]
+    capabilities: dict[str, Any] = field(default_factory=dict)  # as the server declared them
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,19 +369,25 @@ class Link:
 
 @contextlib.asynccontextmanager
 async def open_link(
-    target: Target, sink: NotificationSink, token: str, log_level: LogLevel = "debug"
+    target: Target,
+    sink: NotificationSink,
+    token: str,
+    log_level: LogLevel = "debug",
+    on_tools_changed: Callable[[], None] | None = None,
 ) -> AsyncIterator[Link]:
     """Connect to the server and relay its notifications to `sink` until the block ends.
 
-    `token` is the progress token of the job's call; `log_level` the least severe level asked for.
-    Cancel a call with a cancel scope around `Link.call_tool`, inside this block: that is what tells the
-    server (notifications/cancelled, or closing the request stream on 2026-07-28). A scope around the
-    whole block would close the connection before the server hears of it.
+    `token` is the progress token of the job's call; `log_level` the least severe level asked for;
+    `on_tools_changed` is told when the server says its tools changed. Cancel a call with a cancel scope around
+    `Link.call_tool`, inside this block: that is what tells the server (notifications/cancelled, or closing the
+    request stream on 2026-07-28). A scope around the whole block would close the connection before the server
+    hears of it.
     """
 
-    tap = _Tap(sink, token)
+    tap = _Tap(sink, token, on_tools_changed)
+    transport, ended = target.connect(sink.stderr)
     client = target.client(
-        _tapped(target.transport(), tap),
+        _tapped(transport, tap),
         # Without a log level, 2026-07-28 servers send no log notifications at all.
         log_level=log_level,
         # No response cache: one call per connection has nothing to reuse.
@@ -291,8 +402,8 @@ async def open_link(
             try:
                 yield Link(client, tap)
             except LinkError as exc:
-                call_error = exc
-                raise
+                call_error = LinkError(_and_why(str(exc), ended()))
+                raise call_error from exc
     except Exception as exc:
         if call_error is not None:
             # Leaving a client whose server died raises too; the call's own error says more.
@@ -300,7 +411,12 @@ async def open_link(
         if isinstance(exc, LinkError):
             raise
         what = "lost the connection to" if connected else "cannot reach"
-        raise LinkError(f"{what} the MCP server at {target.url}: {describe_error(exc)}") from exc
+        message = f"{what} the MCP server at {target.where}: {scrub(describe_error(exc), target.secrets)}"
+        raise LinkError(_and_why(message, ended())) from exc
+
+
+def _and_why(message: str, why: str | None) -> str:
+    return f"{message}; {why}" if why else message
 
 
 async def ask_for_level(client: Client, level: LogLevel) -> None:
@@ -317,10 +433,11 @@ async def ask_for_level(client: Client, level: LogLevel) -> None:
 
 
 async def describe_server(target: Target) -> ServerDescription:
-    """Connect, read the server's identity and tools, and disconnect."""
+    """Connect, read the server's identity, capabilities and tools, and disconnect."""
+    transport, ended = target.connect(_ignore)  # a probe's stderr is no job's: it is quoted only on a failure
     try:
         with anyio.fail_after(PROBE_TIMEOUT):
-            async with target.client() as client:
+            async with target.client(transport) as client:
                 tools: list[ToolSpec] = []
                 cursor: str | None = None
                 while True:
@@ -335,9 +452,13 @@ async def describe_server(target: Target) -> ServerDescription:
                     version=info.version if info else "",
                     protocol_version=client.protocol_version,
                     tools=tuple(tools),
+                    capabilities=clean_data(
+                        client.server_capabilities.model_dump(mode="json", by_alias=True, exclude_none=True)
+                    ),
                 )
     except Exception as exc:
-        raise LinkError(f"cannot reach the MCP server at {target.url}: {describe_error(exc)}") from exc
+        message = f"cannot reach the MCP server at {target.where}: {scrub(describe_error(exc), target.secrets)}"
+        raise LinkError(_and_why(message, ended())) from exc
 
 
 def describe_error(exc: BaseException) -> str:

@@ -1,24 +1,28 @@
-"""Knows whether the MCP server is reachable, who it is and which tools it offers."""
+"""Knows whether each MCP server is reachable, who it is, what it can do and which tools it offers."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import anyio
 
 from webapp.events import iso_time
-from webapp.mcp_link import LinkError, ServerDescription, Target, ToolSpec, describe_server
+from webapp.mcp_link import LinkError, ServerDescription, Target, ToolSpec, TransportName, describe_server
 
 ConnectionState = Literal["connecting", "connected", "unreachable"]
+# A stdio server is started for every probe: look at it once a minute, not every few seconds.
+PER_JOB_PROBE_EVERY = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class ServerStatus:
-    url: str
+    name: str
+    where: str  # its URL or command line, with no secret in it
+    transport: TransportName
     state: ConnectionState = "connecting"
     # The last description seen, kept while the server is unreachable so forms and validation still work.
     description: ServerDescription | None = None
@@ -32,15 +36,23 @@ class ServerStatus:
     def tool(self, name: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == name), None)
 
+    @property
+    def url(self) -> str | None:
+        return None if self.transport == "stdio" else self.where
+
     def to_json(self) -> dict[str, Any]:
         d = self.description
         return {
+            "server": self.name,  # the configured name: what POST /api/jobs takes as `server`
+            "transport": self.transport,
             "url": self.url,
+            "command": self.where if self.transport == "stdio" else None,
             "state": self.state,
             "error": self.error,
-            "name": d.name if d else None,
+            "name": d.name if d else None,  # the server's own name and version, as it says (serverInfo)
             "version": d.version if d else None,
             "protocol_version": d.protocol_version if d else None,
+            "capabilities": d.capabilities if d else None,
             "tools": [
                 {"name": t.name, "description": t.description, "inputSchema": t.input_schema} for t in self.tools
             ],
@@ -60,9 +72,9 @@ class ServerMonitor:
         describe: Callable[[Target], Awaitable[ServerDescription]] = describe_server,
     ) -> None:
         self.target = target
-        self.status = ServerStatus(target.url)
-        self._interval = interval
-        self._retry_interval = retry_interval
+        self.status = ServerStatus(target.name, target.where, target.transport_name)
+        self._interval = max(interval, PER_JOB_PROBE_EVERY) if target.per_job else interval
+        self._retry_interval = max(retry_interval, PER_JOB_PROBE_EVERY) if target.per_job else retry_interval
         self._describe = describe
         self._wake = anyio.Event()
 
@@ -80,9 +92,47 @@ class ServerMonitor:
         except LinkError as exc:
             self.status = dataclasses.replace(self.status, state="unreachable", error=str(exc), checked_at=time.time())
         else:
-            self.status = ServerStatus(self.status.url, "connected", description, None, time.time())
+            self.status = dataclasses.replace(
+                self.status, state="connected", description=description, error=None, checked_at=time.time()
+            )
         return self.status
 
     def recheck(self) -> None:
         """A job's connection failed: probe now rather than at the next interval."""
         self._wake.set()
+
+
+class Servers:
+    """Every configured server's monitor, in the config's order: the first is the default."""
+
+    def __init__(self, monitors: Sequence[ServerMonitor]) -> None:
+        self._monitors = {monitor.target.name: monitor for monitor in monitors}
+        self.first = monitors[0]
+
+    def __iter__(self) -> Iterator[ServerMonitor]:
+        return iter(self._monitors.values())
+
+    def __len__(self) -> int:
+        return len(self._monitors)
+
+    def get(self, name: str) -> ServerMonitor | None:
+        return self._monitors.get(name)
+
+    @property
+    def statuses(self) -> list[ServerStatus]:
+        return [monitor.status for monitor in self]
+
+    async def refresh(self) -> None:
+        async with anyio.create_task_group() as group:
+            for monitor in self:
+                group.start_soon(monitor.refresh)
+
+    async def run(self) -> None:
+        async with anyio.create_task_group() as group:
+            for monitor in self:
+                group.start_soon(monitor.run)
+
+    def recheck(self, name: str) -> None:
+        monitor = self.get(name)
+        if monitor is not None:
+            monitor.recheck()

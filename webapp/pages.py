@@ -54,10 +54,13 @@ async def index(
     services: ServicesDep,
     view: JobsViewDep,
     from_job: Annotated[str | None, Query(alias="from", description="Fill the form from this job.")] = None,
+    server: Annotated[str | None, Query(description="The form's server (the first by default).")] = None,
 ) -> Response:
     """The start form and the recent jobs (filtered by `state` and `tool`); `?from=JOB` fills the form with that
-    job's settings (Edit and run)."""
+    job's settings (Edit and run); `?server=NAME` starts the form on that server."""
     form = form_of(await find_job(services, from_job)) if from_job else None
+    if form is None and server:
+        form = default_form(services, server)
     return await render_index(request, services, form=form, view=view)
 
 
@@ -76,12 +79,15 @@ async def render_index(
     return services.templates.TemplateResponse(request, "index.html", context, status_code=status_code)
 
 
-def start_form_context(services: Services, form: dict[str, Any] | None, error: str | None) -> dict[str, Any]:
-    server = services.monitor.status
-    form = form or default_form(services)
+def start_form_context(
+    services: Services, form: dict[str, Any] | None, error: str | None, server_name: str | None = None
+) -> dict[str, Any]:
+    form = form or default_form(services, server_name)
+    monitor = services.servers.get(form["server"]) or services.monitor
+    server = monitor.status
     return {
         "server": server,
-        "bundled": services.settings.mcp_url is None,
+        "bundled": services.settings.mcp_url is None and services.settings.config is None,
         "form": form,
         "tool": server.tool(form["tool"]),
         "arguments": form["arguments"],
@@ -89,12 +95,14 @@ def start_form_context(services: Services, form: dict[str, Any] | None, error: s
     }
 
 
-def default_form(services: Services) -> dict[str, Any]:
-    """The start form as a new visitor sees it: the default tool (or the first one) with its example arguments."""
-    server = services.monitor.status
+def default_form(services: Services, server_name: str | None = None) -> dict[str, Any]:
+    """The start form as a new visitor sees it: the first server (or the one named), its default tool (or its
+    first one) with its example arguments."""
+    server = (services.servers.get(server_name or "") or services.monitor).status
     names = [t.name for t in server.tools]
     tool = DEFAULT_TOOL if DEFAULT_TOOL in names else (names[0] if names else "")
     return {
+        "server": server.name,
         "tool": tool,
         "arguments": example_arguments(server.tool(tool)),
         "idle_timeout": f"{services.settings.idle_timeout:g}",
@@ -105,8 +113,9 @@ def default_form(services: Services) -> dict[str, Any]:
 
 
 def form_of(job: Job) -> dict[str, Any]:
-    """The start form filled with `job`'s tool, arguments, time limits, log level and linger."""
+    """The start form filled with `job`'s server, tool, arguments, time limits, log level and linger."""
     return {
+        "server": job.server,
         "tool": job.tool,
         "arguments": json.dumps(job.arguments, indent=2, ensure_ascii=False),
         "idle_timeout": "" if job.idle_timeout is None else f"{job.idle_timeout:g}",
@@ -121,6 +130,7 @@ async def start_job_from_form(
     request: Request,
     services: ServicesDep,
     tool: Annotated[str, Form()],
+    server: Annotated[str, Form()] = "",
     arguments: Annotated[str, Form()] = "{}",
     idle_timeout: Annotated[str, Form()] = "",
     max_duration: Annotated[str, Form()] = "",
@@ -128,6 +138,7 @@ async def start_job_from_form(
     linger: Annotated[str, Form()] = "",
 ) -> Response:
     form = {
+        "server": server or services.monitor.target.name,
         "tool": tool,
         "arguments": arguments,
         "idle_timeout": idle_timeout,
@@ -141,6 +152,7 @@ async def start_job_from_form(
             tool,
             parsed,
             client=client_of(request),
+            server=server or None,
             idle_timeout=parse_seconds("Idle timeout", idle_timeout),
             max_duration=parse_seconds("Maximum duration", max_duration),
             log_level=parse_level(log_level),
@@ -235,8 +247,11 @@ async def job_page(request: Request, job_id: str, services: ServicesDep) -> Resp
 
 
 @router.get("/tools/arguments")
-async def tool_arguments(request: Request, services: ServicesDep, tool: Annotated[str, Query()] = "") -> Response:
-    spec = services.monitor.status.tool(tool)
+async def tool_arguments(
+    request: Request, services: ServicesDep, tool: Annotated[str, Query()] = "", server: Annotated[str, Query()] = ""
+) -> Response:
+    monitor = services.servers.get(server) if server else services.monitor
+    spec = monitor.status.tool(tool) if monitor else None
     if spec is None:
         raise HTTPException(404, f"Unknown tool {tool!r}.")
     context = {"tool": spec, "arguments": example_arguments(spec)}
@@ -250,17 +265,27 @@ async def jobs_table(request: Request, services: ServicesDep, view: JobsViewDep)
 
 
 @router.get("/fragments/start-form")
-async def start_form(request: Request, services: ServicesDep) -> Response:
-    """The start form once the server's tools are known; until then, a placeholder that asks again."""
-    context = start_form_context(services, None, None)
+async def start_form(request: Request, services: ServicesDep, server: Annotated[str, Query()] = "") -> Response:
+    """The start form for `server` (the first by default) once its tools are known; until then, a placeholder
+    that asks again."""
+    context = start_form_context(services, None, None, server or None)
     return services.templates.TemplateResponse(request, "partials/_start_form.html", context)
 
 
 @router.get("/fragments/server")
 async def server_status(request: Request, services: ServicesDep) -> Response:
-    return services.templates.TemplateResponse(
-        request, "partials/_server_status.html", {"server": services.monitor.status}
-    )
+    context = {"server": services.monitor.status}
+    return services.templates.TemplateResponse(request, "partials/_server_status.html", context)
+
+
+@router.get("/servers/{name}")
+async def server_page(request: Request, name: str, services: ServicesDep) -> Response:
+    """One server: where it is, whether it answers, who it says it is, what it can do and its tools."""
+    monitor = services.servers.get(name)
+    if monitor is None:
+        raise HTTPException(404, f"No server named {name!r}.")
+    context = {"server": services.monitor.status, "shown": monitor.status}
+    return services.templates.TemplateResponse(request, "server.html", context)
 
 
 ERROR_TITLES = {404: "Not found", 405: "Method not allowed", 503: "Unavailable for a moment"}

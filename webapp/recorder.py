@@ -67,7 +67,11 @@ class Recorder:
         """A request from the server (it is refused, by the SDK): kept with its method, params as data."""
         self._message("request", method, params)
 
-    def _message(self, kind: EventKind, method: str, params: Any) -> None:
+    def stderr(self, line: str) -> None:
+        """A line a stdio server wrote to its stderr: kept as text."""
+        self._message("stderr", None, line)
+
+    def _message(self, kind: EventKind, method: str | None, params: Any) -> None:
         if self._over_the_limit():
             return
         data, data_bytes, data_json = bounded(params, self.limits.event_bytes)
@@ -78,7 +82,7 @@ class Recorder:
             time.time(),
             data=data,
             data_bytes=data_bytes,
-            method=shorten(method, NAME_CHARS),
+            method=None if method is None else shorten(method, NAME_CHARS),
             note=REFUSED if kind == "request" else ProgressNote.AFTER_END if self.after_end else None,
             data_json=data_json,
         )

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from webapp.events import LEVELS, Event, Job, iso_time, json_safe
@@ -20,7 +21,7 @@ STATIC_DIR = ROOT / "static"
 def build_templates(settings: Settings | None = None) -> Jinja2Templates:
     """The templates, with the settings they show (the limits) as a global."""
     settings = settings or Settings()
-    templates = Jinja2Templates(directory=TEMPLATES_DIR)
+    templates = Jinja2Templates(directory=TEMPLATES_DIR, context_processors=[every_server])
     env = templates.env
     env.trim_blocks = env.lstrip_blocks = True
     # Templates are read once: checking each file for changes on every render costs a stat() per log line.
@@ -38,6 +39,12 @@ def build_templates(settings: Settings | None = None) -> Jinja2Templates:
         LEVELS=LEVELS, example_arguments=example_arguments, settings=settings, max_line_bytes=settings.max_line_bytes
     )
     return templates
+
+
+def every_server(request: Request) -> dict[str, Any]:
+    """What every page's header shows: each server's status."""
+    services = getattr(request.state, "services", None)
+    return {"servers": services.servers.statuses if services is not None else []}
 
 
 COMPACT_WIDTH = 120

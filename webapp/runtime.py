@@ -13,7 +13,8 @@ import anyio
 
 from webapp.bundled import ChildServer
 from webapp.hub import Hub
-from webapp.mcp_link import Target
+from webapp.mcp_link import HttpTarget, Target
+from webapp.servers import BUNDLED, SINGLE, load_config
 from webapp.settings import Settings
 from webapp.store import Store, open_store
 
@@ -22,31 +23,36 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    target: Target
+    targets: tuple[Target, ...]  # the servers, by the config's order: the first is the default
     hub: Hub
     store: Store
 
 
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    """The MCP server (the bundled one, started here, unless --mcp-url names one), the hub and the store,
-    for as long as the block runs."""
+    """The MCP servers (those of --config, the one of --mcp-url, or the bundled one, started here), the hub and
+    the store, for as long as the block runs."""
     async with contextlib.AsyncExitStack() as stack:
-        url = settings.mcp_url
-        if url is None:
+        if settings.config is not None:
+            targets = tuple(load_config(settings.config, settings.protocol))
+        elif settings.mcp_url is not None:
+            targets = (HttpTarget(settings.mcp_url, settings.protocol, name=SINGLE),)
+        else:
             child = ChildServer()
             await anyio.to_thread.run_sync(child.start)
             # Stopped here, not after uvicorn.run(): uvicorn re-raises SIGTERM, so code after it never runs.
             stack.callback(child.stop)
-            url = child.url
-            log.info("bundled MCP server at %s", url)
+            targets = (HttpTarget(child.url, settings.protocol, name=BUNDLED),)
+            log.info("bundled MCP server at %s", child.url)
+        for target in targets:
+            log.info("MCP server %s: %s (%s)", target.name, target.where, target.transport_name)
         hub = Hub()
         store = await stack.enter_async_context(open_store(settings.db, hub))
         log.info("keeping jobs in %s", redact(settings.db))
         # What the process built to start (the SDK, the models, the templates) lives as long as it: out of the
         # collector's sight, a full collection no longer walks it all (measured: a 55 ms pause mid-job before).
         gc.freeze()
-        yield Runtime(Target(url, settings.protocol), hub, store)
+        yield Runtime(targets, hub, store)
 
 
 def redact(url: str) -> str:

@@ -19,7 +19,7 @@ from webapp.events import Job, LogLevel
 from webapp.feeds import Feeds
 from webapp.hub import Hub
 from webapp.mcp_link import ToolSpec
-from webapp.monitor import ServerMonitor
+from webapp.monitor import ServerMonitor, Servers
 from webapp.settings import Settings
 from webapp.store import Store
 
@@ -64,10 +64,28 @@ class Services:
     settings: Settings
     store: Store
     hub: Hub
-    monitor: ServerMonitor
+    servers: Servers
     templates: Jinja2Templates
     feeds: Feeds
     starts: StartLimiter
+
+    @property
+    def monitor(self) -> ServerMonitor:
+        """The first server's: the default one."""
+        return self.servers.first
+
+    def server(self, name: str | None) -> ServerMonitor:
+        """The server a job asks for: by name, or the only one. InvalidJob (422) when it cannot be told."""
+        if name is None:
+            if len(self.servers) == 1:
+                return self.servers.first
+            names = ", ".join(monitor.target.name for monitor in self.servers)
+            raise InvalidJob(f"Choose a server: this dashboard has several ({names}).", 422)
+        monitor = self.servers.get(name)
+        if monitor is None:
+            names = ", ".join(monitor.target.name for monitor in self.servers)
+            raise InvalidJob(f"No server named {name!r}. The servers are: {names}.", 422)
+        return monitor
 
     async def start_job(
         self,
@@ -75,28 +93,33 @@ class Services:
         arguments: dict[str, Any],
         *,
         client: str,
+        server: str | None = None,
         idle_timeout: float | None = None,
         max_duration: float | None = None,
         log_level: LogLevel = "debug",
         linger: float = 0.0,
     ) -> Job:
         """Check the request against the server's last known tools and the limits, then queue it."""
-        status = self.monitor.status
-        if not status.tools:
+        monitor = self.server(server)
+        status = monitor.status
+        # A stdio server starts anew for each job: one that could not be described may still run this one (and
+        # if not, the job says why, with the process's exit status and its stderr).
+        if not status.tools and not monitor.target.per_job:
             raise InvalidJob(
-                f"The MCP server at {status.url} has not been reached yet, so no job can start: "
+                f"The MCP server {status.name} ({status.where}) has not been reached yet, so no job can start: "
                 f"{status.error or 'still connecting'}.",
                 503,
             )
         spec = status.tool(tool)
-        if spec is None:
+        if spec is None and status.tools:
             offered = ", ".join(t.name for t in status.tools)
-            raise InvalidJob(f"Unknown tool {tool!r}. The server offers: {offered}.", 404)
+            raise InvalidJob(f"Unknown tool {tool!r}. The server {status.name} offers: {offered}.", 404)
         try:
             json.dumps(arguments, allow_nan=False)
         except ValueError:
             raise InvalidJob("Arguments must not contain NaN or Infinity: JSON has no such numbers.", 422) from None
-        check_arguments(spec, arguments)
+        if spec is not None:
+            check_arguments(spec, arguments)
         await self._check_room(client)
         job = Job(
             id=secrets.token_hex(6),
@@ -106,6 +129,7 @@ class Services:
             max_duration=max_duration or self.settings.max_duration,
             log_level=log_level,
             linger=linger,
+            server=status.name,
         )
         await self.store.create_job(job)
         return job
@@ -129,7 +153,7 @@ class Services:
             )
 
     async def rerun_job(self, job_id: str, *, client: str) -> Job:
-        """A new job with the same tool, arguments, time limits, log level and linger as `job_id`."""
+        """A new job with the same server, tool, arguments, time limits, log level and linger as `job_id`."""
         job = await self.store.get_job(job_id)
         if job is None:
             raise InvalidJob(f"No job with id {job_id!r}.", 404)
@@ -137,6 +161,7 @@ class Services:
             job.tool,
             job.arguments,
             client=client,
+            server=job.server or self.servers.first.target.name,
             idle_timeout=job.idle_timeout,
             max_duration=job.max_duration,
             log_level=job.log_level,

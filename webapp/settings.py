@@ -21,6 +21,12 @@ class Settings(BaseSettings):
         description="URL of the MCP server: streamable HTTP (e.g. http://127.0.0.1:8001/mcp), or the legacy "
         "SSE transport when it ends in /sse. Unset: start the bundled demo server on a free loopback port.",
     )
+    config: Path | None = Field(
+        None,
+        description="A JSON file of MCP servers in the mcpServers shape other MCP clients use: URL servers "
+        "(streamable HTTP or SSE, with headers) and stdio servers (command, args, env); ${VAR} takes a value "
+        "from the environment. Instead of --mcp-url.",
+    )
     protocol: Literal["auto", "legacy"] = Field(
         "auto",
         description="How to greet the MCP server: auto (protocol 2026-07-28, falling back to the 2025 initialize "
@@ -81,7 +87,7 @@ class Settings(BaseSettings):
     )
     keep_jobs: int | None = Field(10_000, ge=1, description="Most ended jobs kept (the newest); unset: no limit.")
 
-    @field_validator("token", "ssl_certfile", "ssl_keyfile", "keep_days", "keep_jobs", mode="before")
+    @field_validator("config", "token", "ssl_certfile", "ssl_keyfile", "keep_days", "keep_jobs", mode="before")
     @classmethod
     def _empty_means_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

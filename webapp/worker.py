@@ -18,8 +18,9 @@ import secrets
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from types import TracebackType
 
 import anyio
@@ -77,24 +78,27 @@ class Worker:
         self,
         store: Store,
         hub: Hub,
-        target: Target,
+        targets: Sequence[Target],
         *,
         max_jobs: int,
         limits: Limits | None = None,
         store_patience: float = 30.0,
         shutdown_reason: str = "the dashboard shut down while the job was running",
-        on_link_error: Callable[[], None] | None = None,
+        on_server_news: Callable[[str], None] | None = None,
         info: WorkerInfo | None = None,
     ) -> None:
+        """`targets`: the servers jobs name (a job that names none runs on the first). `on_server_news` is told the
+        server's name when a job could not reach it, or it said its tools changed: time to look at it again."""
         self.info = info or describe_this_worker()
         self._store = store
         self._hub = hub
-        self._target = target
+        self._targets = {target.name: target for target in targets}
+        self._default_target = targets[0]
         self._max_jobs = max_jobs
         self._limits = limits or Limits()
         self._store_patience = store_patience
         self._shutdown_reason = shutdown_reason
-        self._on_link_error = on_link_error
+        self._on_server_news = on_server_news
         self._active: dict[str, _ActiveJob] = {}
         self._slot_freed = anyio.Event()
         self._tg: TaskGroup | None = None
@@ -195,11 +199,15 @@ class Worker:
     async def _call(self, active: _ActiveJob) -> tuple[ToolOutcome | None, str | None]:
         """Connect and call the tool; return its outcome, or the reason there is none."""
         job = active.job
+        target = self._default_target if job.server is None else self._targets.get(job.server)
+        if target is None:
+            return None, f"this worker has no MCP server named {job.server!r} (give every process the same --config)"
         outcome: ToolOutcome | None = None
+        news = None if self._on_server_news is None else partial(self._on_server_news, target.name)
         try:
             with active.connect_scope:
                 async with open_link(
-                    self._target, active.recorder, token=f"mcp-live-{job.id}", log_level=job.log_level
+                    target, active.recorder, token=f"mcp-live-{job.id}", log_level=job.log_level, on_tools_changed=news
                 ) as link:
                     if active.stop_reason is None:
                         job.state = JobState.RUNNING
@@ -211,8 +219,8 @@ class Worker:
                     if job.linger and outcome is not None:
                         await self._linger(active, outcome)
         except LinkError as exc:
-            if self._on_link_error is not None:
-                self._on_link_error()
+            if news is not None:
+                news()
             if outcome is None:
                 return None, str(exc)
         return outcome, None
@@ -405,7 +413,7 @@ async def serve(settings: Settings) -> None:
         worker = Worker(
             runtime.store,
             runtime.hub,
-            runtime.target,
+            runtime.targets,
             max_jobs=settings.max_jobs,
             limits=limits_of(settings),
             store_patience=settings.store_patience,

@@ -9,7 +9,7 @@ import pytest
 
 from webapp.bundled import ChildServer
 from webapp.events import Job, ProgressNote
-from webapp.mcp_link import Target, open_link
+from webapp.mcp_link import HttpTarget, open_link
 from webapp.recorder import Recorder
 
 pytestmark = pytest.mark.anyio
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.anyio
 
 @pytest.mark.parametrize("protocol", ["auto", "legacy"])
 async def test_late_progress_is_recorded_once_and_marked_after_end(late_server: ChildServer, protocol: Any) -> None:
-    target = Target(late_server.url.removesuffix("/mcp") + "/sse", protocol)
+    target = HttpTarget(late_server.url.removesuffix("/mcp") + "/sse", protocol)
     recorder = Recorder(Job(id="j", tool="answer_then_report", arguments={}, idle_timeout=None, max_duration=None))
     async with open_link(target, recorder, token="late") as link:
         outcome = await link.call_tool("answer_then_report", {})

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import pytest
 
 from webapp.bundled import ChildServer, free_port
 from webapp.events import ProgressNote
-from webapp.mcp_link import LinkError, Target, describe_server, open_link
+from webapp.mcp_link import HttpTarget, LinkError, StdioTarget, Target, describe_server, open_link
 
 pytestmark = pytest.mark.anyio
 
@@ -16,6 +20,7 @@ pytestmark = pytest.mark.anyio
 class Sink:
     def __init__(self) -> None:
         self.seen: list[tuple[str, Any]] = []
+        self.stderr_lines: list[str] = []
 
     def log(self, level: str, logger: str | None, data: Any) -> None:
         self.seen.append(("log", data))
@@ -31,14 +36,19 @@ class Sink:
     def request(self, method: str, params: Any) -> None:
         self.seen.append(("request", method))
 
+    def stderr(self, line: str) -> None:
+        self.stderr_lines.append(line)
+
 
 @pytest.fixture(
-    params=[("/mcp", "auto"), ("/sse", "auto"), ("/mcp", "legacy"), ("/sse", "legacy")],
-    ids=["streamable-http", "legacy-sse", "streamable-http-2025-session", "legacy-sse-2025-session"],
+    params=[("/mcp", "auto"), ("/sse", "auto"), ("/mcp", "legacy"), ("/sse", "legacy"), ("stdio", "auto")],
+    ids=["streamable-http", "legacy-sse", "streamable-http-2025-session", "legacy-sse-2025-session", "stdio"],
 )
 def target(request: pytest.FixtureRequest, mcp_server: ChildServer) -> Target:
     path, protocol = request.param
-    return Target(mcp_server.url.removesuffix("/mcp") + path, protocol)
+    if path == "stdio":
+        return StdioTarget(sys.executable, ("-m", "webapp.demo_server", "--transport", "stdio"), protocol)
+    return HttpTarget(mcp_server.url.removesuffix("/mcp") + path, protocol)
 
 
 async def test_every_notification_is_relayed_in_arrival_order_before_the_call_returns(target: Target) -> None:
@@ -93,9 +103,46 @@ async def test_describe_server_names_the_server_its_protocol_and_tools(target: T
 
 
 async def test_nothing_listening_is_a_clear_link_error() -> None:
-    nowhere = Target(f"http://127.0.0.1:{free_port()}/mcp")
+    nowhere = HttpTarget(f"http://127.0.0.1:{free_port()}/mcp")
     with pytest.raises(LinkError, match=r"cannot reach the MCP server at http://127\.0\.0\.1:\d+/mcp"):
         async with open_link(nowhere, Sink(), token="t"):
             pass
     with pytest.raises(LinkError, match="cannot reach"):
         await describe_server(nowhere)
+
+
+class _Doorman(BaseHTTPRequestHandler):
+    """Turns every request away with 401, noting the Authorization header it came with."""
+
+    seen: ClassVar[list[str | None]] = []
+
+    def _refuse(self) -> None:
+        self.seen.append(self.headers.get("Authorization"))
+        self.send_response(401)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_DELETE = _refuse
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def doorman() -> Iterator[str]:
+    _Doorman.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Doorman)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("path", ["/mcp", "/sse"])
+async def test_configured_headers_go_with_every_request_and_secrets_stay_out_of_errors(doorman: str, path: str) -> None:
+    secret = "s3cret-token-1234"
+    target = HttpTarget(f"{doorman}{path}", headers={"Authorization": f"Bearer {secret}"}, secrets=(secret,))
+    with pytest.raises(LinkError) as caught:
+        await describe_server(target)
+    assert _Doorman.seen and set(_Doorman.seen) == {f"Bearer {secret}"}
+    assert secret not in str(caught.value)

@@ -58,7 +58,7 @@ def test_while_the_server_is_unreachable_the_form_waits_and_says_what_to_check(t
             html = client.get("/fragments/start-form").text
             assert 'id="start-form" class="waiting"' in html
             assert 'hx-trigger="every 2s"' in html
-            assert f"<code>{url}</code> cannot be reached" in html
+            assert f"default (<code>{url}</code>) cannot be reached" in html
             assert "--mcp-url" in html
             assert "No jobs yet.</p>" in client.get("/fragments/jobs").text
     finally:

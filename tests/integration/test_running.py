@@ -38,7 +38,7 @@ def test_an_unreachable_server_is_said_plainly_and_nothing_crashes(db_path: Path
 
             response = client.post("/api/jobs", json={"tool": "run_job", "arguments": {}})
             assert response.status_code == 503
-            assert f"The MCP server at {dead_url} has not been reached yet" in response.json()["detail"]
+            assert f"The MCP server default ({dead_url}) has not been reached yet" in response.json()["detail"]
 
             page = client.get("/")
             assert page.status_code == 200

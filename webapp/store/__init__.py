@@ -234,7 +234,7 @@ def job_news(job_id: str) -> tuple[str, ...]:
 JOB_COLUMNS = (
     "id, tool, arguments, state, created_at, finished_at, progress, total, message, result, error,"
     " idle_timeout, max_duration, last_seq, worker, cancel_requested_at, dropped_events, log_level, linger,"
-    " lingering_until"
+    " lingering_until, server"
 )
 EVENT_COLUMNS = (
     "job_id, seq, kind, received_at, level, logger, data, progress, total, message, note, data_bytes, method"
@@ -266,6 +266,7 @@ def job_row(job: Job) -> tuple[Any, ...]:
         job.log_level,
         job.linger,
         job.lingering_until,
+        job.server,
     )
 
 
@@ -323,6 +324,7 @@ def job_from_row(row: Sequence[Any]) -> Job:
         log_level=row[17],
         linger=row[18],
         lingering_until=row[19],
+        server=row[20],
     )
 
 
