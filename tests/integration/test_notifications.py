@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import Dashboard, all_events, follow, run_to_end
+from tests.helpers import Dashboard, all_events, follow, run_to_end, wait_until
 from webapp.bundled import ChildServer
 
 HTML = {"Accept": "text/html"}
@@ -19,7 +19,8 @@ HTML = {"Accept": "text/html"}
 @pytest.fixture(scope="module")
 def legacy_client(mcp_server: ChildServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     db: Path = tmp_path_factory.mktemp("notifications") / "jobs.sqlite3"
-    app = Dashboard(db, mcp_url=mcp_server.url, args=("--protocol", "legacy")).start()
+    # Checked every ten minutes: a check before then is one that tools/list_changed asked for.
+    app = Dashboard(db, mcp_url=mcp_server.url, args=("--protocol", "legacy", "--status-interval", "600")).start()
     try:
         with app.client() as client:
             yield client
@@ -58,3 +59,12 @@ def test_the_page_and_the_stream_show_each_as_a_line_of_its_kind(legacy_client: 
     streamed = follow(legacy_client, job["id"], after=0)
     assert [seq for message in streamed for seq in message.seqs] == list(range(1, 9))
     assert 'data-method="notifications/resources/updated"' in "".join(m.data for m in streamed)
+
+
+def test_a_servers_tools_are_read_again_when_it_says_they_changed(legacy_client: httpx.Client) -> None:
+    checked = legacy_client.get("/api/server").json()["checked_at"]
+    run_to_end(legacy_client, "announce_changes", ask=False)
+    wait_until(
+        lambda: legacy_client.get("/api/server").json()["checked_at"] != checked,
+        what="the server's tools to be read again",
+    )
