@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from webapp.events import KINDS, LEVELS, MAX_SEQ, Job, JobState, LogLevel
 from webapp.export import MEDIA_TYPES, ExportFormat, export_lines, file_name
+from webapp.monitor import ServerMonitor, ServerStatus
 from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services
 from webapp.store import EventFilter
 
@@ -179,20 +180,57 @@ async def list_servers(services: ServicesDep, refresh: bool = False) -> list[dic
     order."""
     if refresh:
         await services.servers.refresh()
-    return [status.to_json() for status in services.servers.statuses]
+    return [server_json(services, monitor.status) for monitor in services.servers]
 
 
 @router.get("/servers/{name}")
 async def get_server(name: str, services: ServicesDep, refresh: bool = False) -> dict[str, Any]:
-    monitor = services.servers.get(name)
-    if monitor is None:
-        raise HTTPException(404, f"No server named {name!r}.")
+    monitor = find_server(services, name)
     status = await monitor.refresh() if refresh else monitor.status
-    return status.to_json()
+    return server_json(services, status)
+
+
+@router.get("/servers/{name}/events")
+async def list_server_events(
+    name: str,
+    services: ServicesDep,
+    only: FilterDep,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 10000,
+) -> dict[str, Any]:
+    """What the server sent outside any job, in the shape of a job's events: its own sequence, from 1."""
+    find_server(services, name)
+    events = await services.store.server_events_after(name, after, limit + 1, only)
+    return {"events": [e.to_json() for e in events[:limit]], "more": len(events) > limit}
+
+
+@router.get("/servers/{name}/events/{seq}")
+async def get_server_event(
+    name: str, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)], services: ServicesDep
+) -> dict[str, Any]:
+    find_server(services, name)
+    events = await services.store.server_events_after(name, seq - 1, 1)
+    if not events or events[0].seq != seq:
+        raise HTTPException(404, f"Server {name} has no line {seq}.")
+    return events[0].to_json()
 
 
 @router.get("/server")
 async def server_status(services: ServicesDep, refresh: bool = False) -> dict[str, Any]:
     """The first server's status as last checked, or checked now with `?refresh=true`."""
     status = await services.monitor.refresh() if refresh else services.monitor.status
-    return status.to_json()
+    return server_json(services, status)
+
+
+def find_server(services: Services, name: str) -> ServerMonitor:
+    monitor = services.servers.get(name)
+    if monitor is None:
+        raise HTTPException(404, f"No server named {name!r}.")
+    return monitor
+
+
+def server_json(services: Services, status: ServerStatus) -> dict[str, Any]:
+    """A server's status, and whether its lines outside jobs are heard (`outside_jobs`)."""
+    listener = services.listeners.get(status.name)
+    outside = None if listener is None else {"state": listener.state, "note": listener.note}
+    return {**status.to_json(), "outside_jobs": outside}

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 
 import anyio
 from fastapi import FastAPI, Request
@@ -19,6 +20,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from webapp import api, pages, stream
 from webapp.events import json_safe
 from webapp.feeds import Feeds
+from webapp.listener import ServerListener
 from webapp.monitor import ServerMonitor, Servers
 from webapp.rendering import STATIC_DIR, build_templates
 from webapp.runtime import open_runtime
@@ -53,9 +55,24 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = True) ->
             # Know the servers before the first page is served, so the page never guesses.
             await servers.refresh()
             background.start_soon(servers.run)
+            listeners = {
+                t.name: ServerListener(
+                    t, store, limits=limits_of(settings), on_tools_changed=partial(servers.recheck, t.name)
+                )
+                for t in runtime.targets
+            }
+            for listener in listeners.values():
+                background.start_soon(listener.run)
             feeds = Feeds(store, hub, templates, background, message_bytes=settings.max_message_bytes)
             services = Services(
-                settings, store, hub, servers, templates, feeds, StartLimiter(settings.max_starts_per_minute)
+                settings,
+                store,
+                hub,
+                servers,
+                templates,
+                feeds,
+                StartLimiter(settings.max_starts_per_minute),
+                listeners,
             )
             background.start_soon(keep_within_retention, store, settings)
             worker = (
@@ -108,11 +125,14 @@ async def keep_within_retention(store: Store, settings: Settings) -> None:
         before = None if settings.keep_days is None else time.time() - settings.keep_days * 86_400
         try:
             deleted = await store.delete_ended_jobs(before, settings.keep_jobs)
+            lines = 0 if before is None else await store.delete_server_events(before)
         except StoreUnavailable as exc:
             log.warning("could not delete old jobs: %s", exc)
         else:
             if deleted:
                 log.info("deleted %d ended job(s) past the retention (--keep-days, --keep-jobs)", deleted)
+            if lines:
+                log.info("deleted %d server line(s) outside jobs older than --keep-days", lines)
         await anyio.sleep(RETENTION_EVERY)
 
 

@@ -75,12 +75,32 @@ class SessionLevels:
 
     def __init__(self) -> None:
         self._levels: WeakKeyDictionary[object, LoggingLevel] = WeakKeyDictionary()
+        self._sessions: WeakKeyDictionary[object, Any] = WeakKeyDictionary()  # what `broadcast` reaches
 
     async def set_level(
         self, ctx: ServerRequestContext[Any, Any], params: types.SetLevelRequestParams
     ) -> types.EmptyResult:
         self._levels[ctx.session._connection] = params.level
+        self._sessions[ctx.session._connection] = ctx.session
         return types.EmptyResult()
+
+    async def broadcast(self, level: LoggingLevel, data: Any, logger: str, *, besides: object) -> int:
+        """Log to every other connection that asked for a level, outside any request (on its standalone
+        stream): the lines a client hears between tool calls. Returns how many connections it reached."""
+        reached = 0
+        for connection, session in list(self._sessions.items()):
+            asked = self._levels.get(connection)
+            if connection is besides or (asked is not None and LEVELS.index(level) < LEVELS.index(asked)):
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", MCPDeprecationWarning)
+                    await session.send_log_message(level, data, logger=logger)
+            except Exception:  # a connection that has gone: forget it
+                self._sessions.pop(connection, None)
+            else:
+                reached += 1
+        return reached
 
     def allow(self, ctx: Context, level: LoggingLevel) -> bool:
         asked = self._levels.get(ctx.request_context.session._connection)
@@ -129,6 +149,15 @@ def build_server(stats: CallStats | None = None) -> MCPServer:
                     raise ToolError(f"step {step} failed (fail_at={fail_at})")
                 await ctx.report_progress(step, total=steps, message=f"step {step}/{steps}")
         return f"completed {steps} step(s)"
+
+    @mcp.tool()
+    async def broadcast(ctx: Context, message: str = "hello, listeners", level: LoggingLevel = "notice") -> str:
+        """Send `message` as a log line to every other client session that asked for a log level (2025-era
+        sessions), outside any call of theirs: what a client hears between tool calls."""
+        reached = await levels.broadcast(
+            level, {"msg": message}, "demo.broadcast", besides=ctx.request_context.session._connection
+        )
+        return f"sent to {reached} session(s)"
 
     @mcp.tool()
     async def flood(ctx: Context, count: int = 10000) -> str:

@@ -26,6 +26,11 @@ def job_topic(job_id: str) -> str:
     return f"job:{job_id}"
 
 
+def server_topic(name: str) -> str:
+    """News of a server's lines outside any job."""
+    return f"server:{name}"
+
+
 def cancel_topic(job_id: str) -> str:
     return f"cancel:{job_id}"
 

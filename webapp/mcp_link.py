@@ -78,6 +78,7 @@ class HttpTarget:
     headers: Mapping[str, str] = field(default_factory=dict)
     shown: str | None = None  # the URL as written in the config (its ${VAR}s unexpanded)
     secrets: tuple[str, ...] = ()
+    log_level: LogLevel = "debug"  # asked for on the session that listens outside jobs (see listener)
 
     per_job: ClassVar[bool] = False  # one server for every job (not started for each)
 
@@ -114,6 +115,7 @@ class StdioTarget:
     cwd: str | None = None
     shown: str | None = None  # the command line as written in the config
     secrets: tuple[str, ...] = ()
+    log_level: LogLevel = "debug"
 
     per_job: ClassVar[bool] = True
     transport_name: ClassVar[TransportName] = "stdio"
@@ -351,6 +353,24 @@ class Link:
     def __init__(self, client: Client, tap: _Tap) -> None:
         self._client = client
         self._tap = tap
+
+    @property
+    def protocol_version(self) -> str:
+        return self._client.protocol_version
+
+    @property
+    def offers_a_channel_outside_calls(self) -> bool:
+        """Whether the server may speak on this session between calls: 2025-era sessions have a stream for that
+        (the standalone GET stream, or SSE's one stream); 2026-07-28 has none."""
+        return self._client.protocol_version not in MODERN_PROTOCOL_VERSIONS
+
+    async def ping(self) -> None:
+        """Raise LinkError when the server does not answer: the session is gone."""
+        try:
+            with anyio.fail_after(PROBE_TIMEOUT):
+                await self._client.send_ping()
+        except Exception as exc:
+            raise LinkError(f"the server stopped answering: {describe_error(exc)}") from exc
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
         try:

@@ -128,8 +128,9 @@ def _empty_value(kind: Any) -> Any:
     return {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}.get(kind)
 
 
-def render_line(templates: Jinja2Templates, event: Event) -> str:
-    return templates.get_template("partials/_log_line.html").render(event=event)
+def render_line(templates: Jinja2Templates, event: Event, events_url: str | None = None) -> str:
+    """One log line; `events_url`: where its whole event is, by seq (a job's, by default)."""
+    return templates.get_template("partials/_log_line.html").render(event=event, events_url=events_url)
 
 
 def render_status(templates: Jinja2Templates, job: Job) -> str:

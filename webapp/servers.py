@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from webapp.events import LEVELS
 from webapp.mcp_link import HttpTarget, HttpTransport, ProtocolMode, StdioTarget, Target
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ TRANSPORTS: dict[str, HttpTransport] = {
     "http": "streamable-http",
     "sse": "sse",
 }
-KNOWN_KEYS = {"url", "transport", "type", "headers", "command", "args", "env", "cwd", "protocol"}
+KNOWN_KEYS = {"url", "transport", "type", "headers", "command", "args", "env", "cwd", "protocol", "log_level"}
 
 
 class ConfigError(ValueError):
@@ -96,6 +97,9 @@ def _target(name: str, entry: Any, protocol: ProtocolMode, environ: Mapping[str,
     mode = entry.get("protocol", protocol)
     if mode not in ("auto", "legacy"):
         raise ConfigError(f"{where}: protocol must be auto or legacy, not {mode!r}")
+    level = entry.get("log_level", "debug")
+    if level not in LEVELS:
+        raise ConfigError(f"{where}: log_level must be one of {', '.join(LEVELS)}, not {level!r}")
     if "url" in entry:
         raw_url = entry["url"]
         url = expand(raw_url, "url")
@@ -107,7 +111,14 @@ def _target(name: str, entry: Any, protocol: ProtocolMode, environ: Mapping[str,
             raise ConfigError(f"{where}: transport must be streamable-http or sse, not {spelled!r}")
         headers = expand_all(entry.get("headers"), "headers")
         return HttpTarget(
-            url, mode, name=name, transport=transport, headers=headers, shown=raw_url, secrets=_longest_first(secrets)
+            url,
+            mode,
+            name=name,
+            transport=transport,
+            headers=headers,
+            shown=raw_url,
+            secrets=_longest_first(secrets),
+            log_level=level,
         )
     command = expand(entry["command"], "command")
     raw_args = entry.get("args", [])
@@ -125,6 +136,7 @@ def _target(name: str, entry: Any, protocol: ProtocolMode, environ: Mapping[str,
         cwd=cwd,
         shown=shlex.join([entry["command"], *map(str, raw_args)]),
         secrets=_longest_first(secrets),
+        log_level=level,
     )
 
 

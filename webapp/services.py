@@ -18,6 +18,7 @@ from starlette.templating import Jinja2Templates
 from webapp.events import Job, LogLevel
 from webapp.feeds import Feeds
 from webapp.hub import Hub
+from webapp.listener import ServerListener
 from webapp.mcp_link import ToolSpec
 from webapp.monitor import ServerMonitor, Servers
 from webapp.settings import Settings
@@ -68,6 +69,7 @@ class Services:
     templates: Jinja2Templates
     feeds: Feeds
     starts: StartLimiter
+    listeners: dict[str, ServerListener]  # by server name: who hears each server outside jobs
 
     @property
     def monitor(self) -> ServerMonitor:

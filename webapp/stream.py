@@ -21,7 +21,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sse_starlette import EventSourceResponse
 
 from webapp.events import MAX_SEQ
-from webapp.feeds import READ_EVENTS, JobFeed, Seen, sse_data, sse_partial
+from webapp.feeds import READ_EVENTS, JobFeed, Seen, events_count, sse_data, sse_partial
+from webapp.hub import server_topic
 from webapp.rendering import render_hidden_lines, render_line
 from webapp.services import Services, get_services
 from webapp.store import StoreUnavailable
@@ -133,3 +134,43 @@ async def catch_up(services: Services, feed: JobFeed, seen: Seen, *, replace_log
     if message is not None:
         feed.mark_sent(seen, last)
     return message
+
+
+@router.get("/servers/{name}/events", response_class=EventSourceResponse)
+async def server_events(
+    name: str,
+    request: Request,
+    services: Annotated[Services, Depends(get_services)],
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq.")] = 0,
+) -> EventSourceResponse:
+    """The lines a server sends outside any job, live, as a job's are: resumable with Last-Event-ID."""
+    if services.servers.get(name) is None:
+        raise HTTPException(404, f"No server named {name!r}.")
+    shutdown = anyio.Event()
+    return EventSourceResponse(
+        follow_server(services, name, resume_point(request, after), shutdown),
+        sep="\n",
+        ping=15,
+        shutdown_event=shutdown,
+        shutdown_grace_period=2,
+    )
+
+
+async def follow_server(services: Services, name: str, cursor: int, shutdown: anyio.Event) -> AsyncIterator[bytes]:
+    """A server's log is quiet beside a job's: each viewer reads the store itself when there is news."""
+    events_url = f"/api/servers/{name}/events/"
+    while not (shutdown.is_set() or services.hub.closing.is_set()):
+        news = services.hub.watch(server_topic(name))
+        try:
+            events = await services.store.server_events_after(name, cursor, READ_EVENTS)
+        except StoreUnavailable as exc:
+            log.warning("stream of server %s ended: %s", name, exc)
+            return
+        if events:
+            lines = "".join(sse_data(render_line(services.templates, event, events_url)) for event in events)
+            cursor = events[-1].seq
+            yield f"id: {cursor}\n{sse_partial('#log', 'beforeend', lines)}{events_count(cursor)}\n".encode()
+            continue
+        with anyio.move_on_after(SHUTDOWN_CHECK):
+            await news.wait()
+    yield FAREWELL

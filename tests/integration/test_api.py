@@ -148,7 +148,14 @@ def test_server_endpoint_describes_the_connection(client: httpx.Client) -> None:
     assert server["state"] == "connected"
     assert server["name"] == "mcp-live-demo" and server["version"] == "1.0.0"
     assert server["protocol_version"]
-    assert {t["name"] for t in server["tools"]} == {"process_items", "run_job", "flood", "scripted", "announce_changes"}
+    assert {t["name"] for t in server["tools"]} == {
+        "process_items",
+        "run_job",
+        "flood",
+        "scripted",
+        "announce_changes",
+        "broadcast",
+    }
 
 
 def test_a_write_from_another_origin_is_refused(client: httpx.Client) -> None:

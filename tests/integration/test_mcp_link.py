@@ -97,7 +97,14 @@ async def test_describe_server_names_the_server_its_protocol_and_tools(target: T
     description = await describe_server(target)
     assert description.name == "mcp-live-demo"
     assert (description.protocol_version == "2025-11-25") is (target.protocol == "legacy")
-    assert {t.name for t in description.tools} == {"process_items", "run_job", "flood", "scripted", "announce_changes"}
+    assert {t.name for t in description.tools} == {
+        "process_items",
+        "run_job",
+        "flood",
+        "scripted",
+        "announce_changes",
+        "broadcast",
+    }
     run_job = next(t for t in description.tools if t.name == "run_job")
     assert set(run_job.input_schema["properties"]) == {"steps", "delay", "fail_at"}
 

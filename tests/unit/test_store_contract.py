@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from webapp.events import Event, Job, JobState
-from webapp.hub import JOBS, QUEUE, Hub, cancel_topic, job_topic
+from webapp.hub import JOBS, QUEUE, Hub, cancel_topic, job_topic, server_topic
 from webapp.store import EventFilter, JobLost, Store, WorkerInfo, open_store
 from webapp.store.postgres import PostgresStore
 
@@ -375,3 +375,34 @@ async def test_jobs_are_listed_by_state_as_shown_and_by_tool(store: Store) -> No
     assert [j.id for j in await store.list_jobs(state="cancelling")] == ["c"]
     assert [j.id for j in await store.list_jobs(state="queued", tool="run_job")] == ["q"]
     assert await store.list_jobs(tool="other") == []
+
+
+async def test_a_servers_lines_outside_jobs_have_their_own_sequence_and_retention(store: Store) -> None:
+    assert await store.last_server_seq("demo") == 0
+    watching = store.hub.watch(server_topic("demo"))
+    lines = [Event("demo", seq, "log", float(seq), level="info", logger="bg", data={"n": seq}) for seq in (1, 2, 3)]
+    await store.save_server_events("demo", lines[:2])
+    with anyio.fail_after(5):
+        await watching.wait()  # the news reaches readers
+    await store.save_server_events("demo", lines[1:])  # a line kept already is not kept twice
+    await store.save_server_events("other", [Event("other", 1, "stderr", 1.0, data="elsewhere")])
+    assert await store.server_events_after("demo", 0, 10) == lines
+    assert [e.seq for e in await store.server_events_after("demo", 1, 1)] == [2]
+    assert [e.seq for e in await store.server_events_after("demo", 0, 10, EventFilter(q='"n": 3'))] == [3]
+    assert (await store.last_server_seq("demo"), await store.last_server_seq("other")) == (3, 1)
+    assert await store.events_after("demo", 0, 10) == []  # not a job's
+    assert await store.delete_server_events(2.5) == 3  # demo 1 and 2, other 1
+    assert [e.seq for e in await store.server_events_after("demo", 0, 10)] == [3]
+
+
+async def test_one_process_at_a_time_listens_to_a_server(db: str) -> None:
+    async with open_store(db, Hub()) as first, open_store(db, Hub()) as second:
+        async with first.listening_to("demo") as mine:
+            assert mine
+            if isinstance(first, PostgresStore):  # SQLite has one process per file: it is always the one
+                async with second.listening_to("demo") as theirs:
+                    assert not theirs
+                async with second.listening_to("another") as theirs:
+                    assert theirs
+        async with second.listening_to("demo") as theirs:
+            assert theirs

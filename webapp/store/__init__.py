@@ -164,6 +164,27 @@ class Store(Protocol):
         """Retention: delete ended jobs that finished before `finished_before`, and all but the newest `keep`
         ended ones; return how many went."""
 
+    # -- Lines a server sends outside any job ------------------------------------------------------------
+
+    async def save_server_events(self, server: str, events: Sequence[Event]) -> None:
+        """Keep lines `server` sent outside any job (their `job_id` is the server's name, their seq its log's own);
+        wakes `server:<name>`. Writing a seq kept already is a no-op."""
+
+    async def server_events_after(
+        self, server: str, after: int, limit: int, only: EventFilter | None = None
+    ) -> list[Event]:
+        """The server's lines with seq > after, in seq order, at most `limit`; with `only`, those it lets through."""
+
+    async def last_server_seq(self, server: str) -> int:
+        """The seq of the server's newest line kept (0: none)."""
+
+    def listening_to(self, server: str) -> contextlib.AbstractAsyncContextManager[bool]:
+        """Whether this process is the one to listen to `server` outside jobs, for the block's length: one
+        process at a time, so the server's log has one writer."""
+
+    async def delete_server_events(self, received_before: float) -> int:
+        """Retention: delete server lines received before `received_before`; return how many went."""
+
     async def request_cancel(self, job_id: str, at: float) -> Job | None:
         """Ask for the job to stop. A queued job is cancelled at once; a running one is flagged for its
         worker (`cancel:<id>`) and reads `cancelling` until the worker ends it. None: no such job."""
@@ -239,6 +260,7 @@ JOB_COLUMNS = (
 EVENT_COLUMNS = (
     "job_id, seq, kind, received_at, level, logger, data, progress, total, message, note, data_bytes, method"
 )
+SERVER_EVENT_COLUMNS = EVENT_COLUMNS.replace("job_id", "server", 1)  # the same shape, by server
 JOB_FIELDS = len(JOB_COLUMNS.split(","))
 EVENT_FIELDS = len(EVENT_COLUMNS.split(","))
 

@@ -27,7 +27,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from webapp.events import Event, Job, JobState
-from webapp.hub import JOBS, QUEUE, Hub, cancel_topic, job_topic
+from webapp.hub import JOBS, QUEUE, Hub, cancel_topic, job_topic, server_topic
 from webapp.store import (
     ACTIVE_SQL,
     CANCELLED_BEFORE_START,
@@ -38,6 +38,7 @@ from webapp.store import (
     JOB_COLUMNS,
     JOB_FIELDS,
     JOB_UPDATE,
+    SERVER_EVENT_COLUMNS,
     WRITABLE_SQL,
     EventFilter,
     JobLost,
@@ -82,6 +83,19 @@ WITH updated AS (
 )
 SELECT updated.*, pg_notify(%s, %s) FROM updated
 """
+# A server's lines outside any job, in one statement with the news of them; a line kept already is skipped.
+SAVE_SERVER_EVENTS = f"""
+WITH inserted AS (
+    INSERT INTO server_events ({SERVER_EVENT_COLUMNS})
+    SELECT * FROM unnest(
+        %s::text[], %s::bigint[], %s::text[], %s::float8[], %s::text[], %s::text[], %s::text[],
+        %s::float8[], %s::float8[], %s::text[], %s::text[], %s::bigint[], %s::text[]
+    )
+    ON CONFLICT DO NOTHING
+)
+SELECT pg_notify(%s, %s)
+"""
+LISTENER_LOCK = 0x6D63706C  # with the server's name hashed: the advisory lock of its listener
 # Jobs whose worker is gone stop lingering: their state was set when their call returned.
 STOP_LINGERING = "UPDATE jobs SET lingering_until=NULL WHERE lingering_until IS NOT NULL AND {} RETURNING id"
 WRITTEN = "@written"  # ends the NOTIFY of a job's own write, as against a change made by anyone else
@@ -330,6 +344,59 @@ class PostgresStore:
                 async with conn.transaction():
                     await conn.execute(f"DELETE FROM jobs WHERE id=%s AND {ENDED_SQL}", (job_id,))
                     await self._notify(conn, job_topic(job_id))
+
+    # -- Lines a server sends outside any job ------------------------------------------------------------
+
+    async def save_server_events(self, server: str, events: Sequence[Event]) -> None:
+        columns = [list(column) for column in zip(*event_rows(events), strict=True)]
+        if not columns:
+            return
+        async with self._connection() as conn:
+            await conn.execute(SAVE_SERVER_EVENTS, (*columns, CHANNEL, server_topic(server)), prepare=True)
+
+    async def server_events_after(
+        self, server: str, after: int, limit: int, only: EventFilter | None = None
+    ) -> list[Event]:
+        where, params = only.sql("%s", "ILIKE") if only else ("", [])
+        async with self._connection() as conn:
+            cursor = await conn.execute(
+                f"SELECT {SERVER_EVENT_COLUMNS} FROM server_events WHERE server=%s AND seq>%s{where}"
+                " ORDER BY seq LIMIT %s",
+                (server, after, *params, limit),
+            )
+            rows = await cursor.fetchall()
+        return [event_from_row(row) for row in rows]
+
+    async def last_server_seq(self, server: str) -> int:
+        async with self._connection() as conn:
+            cursor = await conn.execute("SELECT coalesce(max(seq), 0) FROM server_events WHERE server=%s", (server,))
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    @contextlib.asynccontextmanager
+    async def listening_to(self, server: str) -> AsyncIterator[bool]:
+        # An advisory lock, held by a connection of its own: it goes with the connection, should the process die.
+        try:
+            conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"the database cannot be reached right now: {exc}") from exc
+        async with conn:
+            cursor = await conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (LISTENER_LOCK, server))
+            row = await cursor.fetchone()
+            yield bool(row and row[0])
+
+    async def delete_server_events(self, received_before: float) -> int:
+        deleted = 0
+        async with self._connection() as conn:
+            while True:
+                cursor = await conn.execute(
+                    "DELETE FROM server_events WHERE (server, seq) IN"
+                    " (SELECT server, seq FROM server_events WHERE received_at < %s LIMIT %s)",
+                    (received_before, DELETE_CHUNK),
+                )
+                deleted += cursor.rowcount
+                if cursor.rowcount < DELETE_CHUNK:
+                    return deleted
 
     async def request_cancel(self, job_id: str, at: float) -> Job | None:
         async with self._connection() as conn, conn.transaction():

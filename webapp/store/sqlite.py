@@ -14,7 +14,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -24,7 +24,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from webapp.events import Event, Job, JobState
-from webapp.hub import QUEUE, Hub, cancel_topic
+from webapp.hub import QUEUE, Hub, cancel_topic, server_topic
 from webapp.store import (
     ACTIVE_SQL,
     CANCELLED_BEFORE_START,
@@ -35,6 +35,7 @@ from webapp.store import (
     JOB_COLUMNS,
     JOB_FIELDS,
     JOB_UPDATE,
+    SERVER_EVENT_COLUMNS,
     WRITABLE_SQL,
     EventFilter,
     JobLost,
@@ -276,6 +277,40 @@ class SQLiteStore:
             await self._write(partial(_delete_job_row, job_id=job_id))
             self._publish(*job_news(job_id))
 
+    # -- Lines a server sends outside any job ------------------------------------------------------------
+
+    async def save_server_events(self, server: str, events: Sequence[Event]) -> None:
+        rows = event_rows(events)
+        insert = f"INSERT OR IGNORE INTO server_events ({SERVER_EVENT_COLUMNS}) VALUES ({_marks(EVENT_FIELDS)})"
+        await self._write(lambda db: db.executemany(insert, rows))
+        self._publish(server_topic(server))
+
+    async def server_events_after(
+        self, server: str, after: int, limit: int, only: EventFilter | None = None
+    ) -> list[Event]:
+        where, params = only.sql("?", "LIKE") if only else ("", [])
+        query = f"SELECT {SERVER_EVENT_COLUMNS} FROM server_events WHERE server=? AND seq>?{where} ORDER BY seq LIMIT ?"
+        read = self._read_aside if only else self._read  # a filter may scan many rows: never on the loop
+        rows = await read(lambda db: db.execute(query, (server, after, *params, limit)).fetchall())
+        return [event_from_row(row) for row in rows]
+
+    async def last_server_seq(self, server: str) -> int:
+        query = "SELECT coalesce(max(seq), 0) FROM server_events WHERE server=?"
+        row = await self._read(lambda db: db.execute(query, (server,)).fetchone())
+        return int(row[0])
+
+    @contextlib.asynccontextmanager
+    async def listening_to(self, server: str) -> AsyncIterator[bool]:
+        yield True  # one process per SQLite file: this one
+
+    async def delete_server_events(self, received_before: float) -> int:
+        deleted = 0
+        while True:
+            count = await self._write(partial(_delete_some_server_events, before=received_before), bulk=True)
+            deleted += count
+            if count < DELETE_CHUNK:
+                return deleted
+
     async def request_cancel(self, job_id: str, at: float) -> Job | None:
         def cancel(db: sqlite3.Connection) -> Any:
             db.execute(
@@ -392,6 +427,14 @@ def _stop_lingering(db: sqlite3.Connection, where: str, params: tuple[Any, ...])
 def _delete_some_events(db: sqlite3.Connection, job_id: str) -> int:
     query = "DELETE FROM events WHERE job_id=? AND seq IN (SELECT seq FROM events WHERE job_id=? ORDER BY seq LIMIT ?)"
     return db.execute(query, (job_id, job_id, DELETE_CHUNK)).rowcount
+
+
+def _delete_some_server_events(db: sqlite3.Connection, before: float) -> int:
+    query = (
+        "DELETE FROM server_events WHERE (server, seq) IN"
+        " (SELECT server, seq FROM server_events WHERE received_at < ? LIMIT ?)"
+    )
+    return db.execute(query, (before, DELETE_CHUNK)).rowcount
 
 
 def _delete_job_row(db: sqlite3.Connection, job_id: str) -> None:
