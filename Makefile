@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench chromium postgresql openssl clean screenshot
+.PHONY: help run test lint bench chromium postgresql openssl node clean screenshot
 
 help: ## List the tasks
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -33,12 +33,17 @@ openssl: ## Make sure openssl is there (the HTTPS test makes a throwaway certifi
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl; \
 	else echo "The HTTPS test needs openssl. Install it: sudo apt-get install openssl" >&2; exit 1; fi
 
+node: ## Make sure Node.js and npm are there (the tests run the npm server-everything, installed once into ~/.cache/mcp-live/npm)
+	@if command -v node >/dev/null && command -v npm >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; \
+	else echo "The server-everything tests need Node.js and npm. Install them: sudo apt-get install nodejs npm" >&2; exit 1; fi
+
 lint: $(STAMP) ## ruff and mypy --strict
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/ruff format --check
 	$(VENV)/bin/mypy
 
-test: $(STAMP) chromium postgresql openssl lint ## Lint, then the whole test suite (unit, integration, browser)
+test: $(STAMP) chromium postgresql openssl node lint ## Lint, then the whole test suite (unit, integration, browser)
 	$(VENV)/bin/pytest $(ARGS)
 
 bench: $(STAMP) chromium postgresql ## Speed of the relay on both backends, written to docs/benchmarks.md (not a test)

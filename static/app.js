@@ -213,6 +213,127 @@
     if (document.title !== title) document.title = title;
   }
 
+  // ---- The start form: a field per argument, in step with the JSON view of them all ----
+  // The server reads both (a field wins for its property: webapp/schema_form.py, whose rules these mirror), so
+  // this only copies each edit across: the JSON view always shows what Start sends. An empty field leaves its
+  // argument out; a value a field cannot show (a string where a number goes) turns the field off, and the JSON
+  // view decides. Property names are the server's: only ever own properties, set with defineProperty, so that
+  // a property called __proto__ is a property like any other.
+
+  function argumentsObject(text) {
+    try {
+      const value = JSON.parse(text.trim() === "" ? "{}" : text);
+      return value !== null && typeof value === "object" && !Array.isArray(value) ? value : null;
+    } catch {
+      return null;
+    }
+  }
+
+  // What a field sends: {value}, {omit: true}, or null while its text is no value yet (the server will say why).
+  function fieldValue(arg) {
+    const control = arg.querySelector(".arg-control");
+    const kind = arg.dataset.argKind;
+    if (kind === "boolean") return { value: control.checked };
+    const raw = control.value;
+    if ((kind === "text" ? raw : raw.trim()) === "") {
+      if (control.validity.badInput) return null; // a number half typed
+      if ("required" in arg.dataset && kind === "text") return { value: "" };
+      if ("required" in arg.dataset && "nullable" in arg.dataset) return { value: null };
+      return { omit: true };
+    }
+    if (kind === "text") return { value: raw };
+    if (kind === "number" || kind === "integer") {
+      const n = Number(raw);
+      return Number.isFinite(n) && (kind === "number" || Number.isInteger(n)) ? { value: n } : null;
+    }
+    try {
+      return { value: JSON.parse(raw) }; // a choice's value is JSON text, and so is a JSON field
+    } catch {
+      return null;
+    }
+  }
+
+  // How a field shows an argument: {text} or {checked}; null when it cannot.
+  function shownValue(arg, present, value) {
+    const kind = arg.dataset.argKind;
+    const empty = !present || (value === null && "nullable" in arg.dataset);
+    if (kind === "boolean") {
+      if (!present) return { checked: arg.dataset.default === "true" };
+      return typeof value === "boolean" ? { checked: value } : null;
+    }
+    if (kind === "choice" && present) {
+      const wanted = JSON.stringify(value);
+      for (const option of arg.querySelector("select").options) {
+        if (option.value !== "" && JSON.stringify(JSON.parse(option.value)) === wanted) return { text: option.value };
+      }
+    }
+    if (empty) return { text: "" };
+    if (kind === "json") return { text: JSON.stringify(value, null, 2) };
+    if (kind === "text") {
+      const fits = typeof value === "string" && !/[\r\n\0]/.test(value) && (!value.isWellFormed || value.isWellFormed());
+      return fits ? { text: value } : null;
+    }
+    if ((kind === "number" || kind === "integer") && typeof value === "number") {
+      return kind === "number" || Number.isInteger(value) ? { text: String(value) } : null;
+    }
+    return null;
+  }
+
+  function describeArg(arg) {
+    const control = arg.querySelector(".arg-control");
+    const ids = [...arg.querySelectorAll(".arg-note")].filter((note) => !note.hidden).map((note) => note.id);
+    if (ids.length) control.setAttribute("aria-describedby", ids.join(" "));
+    else control.removeAttribute("aria-describedby");
+  }
+
+  function showArgument(arg, present, value) {
+    const control = arg.querySelector(".arg-control");
+    const shown = shownValue(arg, present, value);
+    for (const input of arg.querySelectorAll("input, select, textarea")) input.disabled = shown === null;
+    arg.querySelector(".arg-json-only").hidden = shown !== null;
+    if (shown && "checked" in shown) control.checked = shown.checked;
+    else if (control.value !== (shown ? shown.text : "")) control.value = shown ? shown.text : "";
+    describeArg(arg);
+  }
+
+  function sayAboutView(text) {
+    const note = document.getElementById("arguments-sync");
+    if (note && note.textContent !== text) note.textContent = text;
+  }
+
+  const NOT_AN_OBJECT = "The JSON view is not a JSON object just now: the fields and it follow each other again once it is.";
+
+  function fieldsFromView(view) {
+    const object = argumentsObject(view.value);
+    sayAboutView(object ? "" : NOT_AN_OBJECT);
+    if (!object) return;
+    for (const arg of view.closest("#arguments-field").querySelectorAll(".arg[data-arg-kind]")) {
+      const name = arg.dataset.argName;
+      const present = Object.hasOwn(object, name);
+      showArgument(arg, present, present ? object[name] : undefined);
+    }
+  }
+
+  function viewFromField(arg, view) {
+    const object = argumentsObject(view.value);
+    sayAboutView(object ? "" : NOT_AN_OBJECT);
+    const read = object && fieldValue(arg);
+    if (!read) return;
+    const name = arg.dataset.argName;
+    if (read.omit) delete object[name];
+    else Object.defineProperty(object, name, { value: read.value, enumerable: true, writable: true, configurable: true });
+    view.value = JSON.stringify(object, null, 2);
+  }
+
+  document.addEventListener("input", (event) => {
+    const target = event.target;
+    const root = target instanceof Element ? target.closest("#arguments-field") : null;
+    const view = root?.querySelector("#arguments");
+    if (!view) return;
+    if (target === view) fieldsFromView(view);
+    else if (target.closest(".arg[data-arg-kind]")) viewFromField(target.closest(".arg[data-arg-kind]"), view);
+  });
+
   document.addEventListener("DOMContentLoaded", () => {
     const log = document.getElementById("log");
     if (log) log.scrollTop = log.scrollHeight;

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from webapp.api import find_job
 from webapp.events import LEVELS, Job, JobState, LogLevel
 from webapp.rendering import example_arguments
+from webapp.schema_form import ArgumentErrors, describe_form, read_arguments, submitted_values
 from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services
 from webapp.store import StoreUnavailable
 
@@ -70,27 +71,37 @@ async def render_index(
     *,
     form: dict[str, Any] | None = None,
     error: str | None = None,
+    field_errors: dict[str, str] | None = None,
     status_code: int = 200,
     view: JobsView | None = None,
 ) -> Response:
     view = view or JobsView()
-    context = {**start_form_context(services, form, error), "jobs": await view.jobs(services), "view": view}
+    context = {**start_form_context(services, form, error, field_errors=field_errors), "view": view}
+    context["jobs"] = await view.jobs(services)
     context["states"] = [state.value for state in JobState]
     return services.templates.TemplateResponse(request, "index.html", context, status_code=status_code)
 
 
 def start_form_context(
-    services: Services, form: dict[str, Any] | None, error: str | None, server_name: str | None = None
+    services: Services,
+    form: dict[str, Any] | None,
+    error: str | None,
+    server_name: str | None = None,
+    field_errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     form = form or default_form(services, server_name)
     monitor = services.servers.get(form["server"]) or services.monitor
     server = monitor.status
+    tool = server.tool(form["tool"])
     return {
         "server": server,
         "bundled": services.settings.mcp_url is None and services.settings.config is None,
         "form": form,
-        "tool": server.tool(form["tool"]),
+        "tool": tool,
         "arguments": form["arguments"],
+        # A field per argument; after a refused start, what was typed in them, and each one's error beside it.
+        "argument_form": describe_form(tool.input_schema if tool else {}, form["arguments"], form.get("fields")),
+        "field_errors": field_errors or {},
         "error": error,
     }
 
@@ -137,17 +148,23 @@ async def start_job_from_form(
     log_level: Annotated[str, Form()] = "debug",
     linger: Annotated[str, Form()] = "",
 ) -> Response:
+    items = (await request.form()).multi_items()  # the argument fields, arg.<property>, as many as the tool has
     form = {
         "server": server or services.monitor.target.name,
         "tool": tool,
         "arguments": arguments,
+        "fields": submitted_values(items),
         "idle_timeout": idle_timeout,
         "max_duration": max_duration,
         "log_level": log_level,
         "linger": linger,
     }
+    monitor = services.servers.get(server) if server else services.monitor
+    spec = monitor.status.tool(tool) if monitor else None
     try:
-        parsed = parse_arguments(arguments)
+        # The fields over the JSON view, checked against the tool's schema; an unknown tool or server is
+        # start_job's to refuse.
+        parsed = read_arguments(spec.input_schema, items) if spec else parse_arguments(arguments)
         job = await services.start_job(
             tool,
             parsed,
@@ -157,6 +174,10 @@ async def start_job_from_form(
             max_duration=parse_seconds("Maximum duration", max_duration),
             log_level=parse_level(log_level),
             linger=parse_linger(linger),
+        )
+    except ArgumentErrors as exc:
+        return await render_index(
+            request, services, form=form, error=exc.message, field_errors=exc.errors, status_code=exc.status_code
         )
     except InvalidJob as exc:
         page = await render_index(request, services, form=form, error=exc.message, status_code=exc.status_code)
@@ -254,7 +275,8 @@ async def tool_arguments(
     spec = monitor.status.tool(tool) if monitor else None
     if spec is None:
         raise HTTPException(404, f"Unknown tool {tool!r}.")
-    context = {"tool": spec, "arguments": example_arguments(spec)}
+    arguments = example_arguments(spec)
+    context = {"tool": spec, "arguments": arguments, "argument_form": describe_form(spec.input_schema, arguments)}
     return services.templates.TemplateResponse(request, "partials/_arguments.html", context)
 
 
@@ -284,7 +306,20 @@ async def server_page(request: Request, name: str, services: ServicesDep) -> Res
     monitor = services.servers.get(name)
     if monitor is None:
         raise HTTPException(404, f"No server named {name!r}.")
-    context = {"server": services.monitor.status, "shown": monitor.status}
+    max_lines = services.settings.max_lines
+    last = await services.store.last_server_seq(name)
+    first = max(0, last - max_lines)  # the newest lines; the stream goes on after them
+    events = await services.store.server_events_after(name, first, max_lines)
+    context = {
+        "server": services.monitor.status,
+        "shown": monitor.status,
+        "listener": services.listeners.get(name),
+        "events": events,
+        "after": events[-1].seq if events else first,
+        "hidden": first,
+        "max_lines": max_lines,
+        "events_url": f"/api/servers/{name}/events/",
+    }
     return services.templates.TemplateResponse(request, "server.html", context)
 
 
