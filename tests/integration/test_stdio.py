@@ -101,7 +101,8 @@ def test_a_server_killed_mid_job_fails_it_with_how_it_ended(client: httpx.Client
     job_id = start(client, "local", steps=1000, delay=0.02)
     pid = server_pid(client, job_id)
     os.kill(pid, signal.SIGKILL)
-    job = follow(client, job_id) and client.get(f"/api/jobs/{job_id}").json()
+    follow(client, job_id)
+    job = client.get(f"/api/jobs/{job_id}").json()
     assert job["state"] == "failed"
     assert "was killed by SIGKILL" in job["error"]
     assert f"pid {pid}" in job["error"]  # its last words on stderr
