@@ -41,8 +41,22 @@ class Sink:
 
 
 @pytest.fixture(
-    params=[("/mcp", "auto"), ("/sse", "auto"), ("/mcp", "legacy"), ("/sse", "legacy"), ("stdio", "auto")],
-    ids=["streamable-http", "legacy-sse", "streamable-http-2025-session", "legacy-sse-2025-session", "stdio"],
+    params=[
+        ("/mcp", "auto"),
+        ("/sse", "auto"),
+        ("/mcp", "legacy"),
+        ("/sse", "legacy"),
+        ("stdio", "auto"),
+        ("stdio", "legacy"),
+    ],
+    ids=[
+        "streamable-http",
+        "legacy-sse",
+        "streamable-http-2025-session",
+        "legacy-sse-2025-session",
+        "stdio",
+        "stdio-2025-session",
+    ],
 )
 def target(request: pytest.FixtureRequest, mcp_server: ChildServer) -> Target:
     path, protocol = request.param
