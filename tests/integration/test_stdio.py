@@ -149,3 +149,16 @@ def test_no_orphan_outlives_a_killed_dashboard(tmp_path: Path) -> None:
     finally:
         app.stop(signal.SIGKILL)
     wait_until(lambda: not is_alive(pid) and not is_alive(guard), what="the server and its guard to go")
+
+
+def test_a_time_limit_stops_the_server_process_as_for_http(client: httpx.Client) -> None:
+    response = client.post(
+        "/api/jobs",
+        json={"server": "local", "tool": "run_job", "arguments": {"steps": 1000, "delay": 0.02}, "max_duration": 2},
+    )
+    job_id = response.json()["id"]
+    pid = server_pid(client, job_id)
+    follow(client, job_id)
+    job = client.get(f"/api/jobs/{job_id}").json()
+    assert job["state"] == "timed_out" and "maximum duration of 2 s" in job["error"]
+    wait_until(lambda: not is_alive(pid), what="the server to be stopped")
