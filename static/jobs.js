@@ -1,0 +1,4 @@
+// The recent-jobs list: kept live over SSE, with times relative to now.
+(() => {
+  "use strict";
+})();
