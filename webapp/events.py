@@ -131,6 +131,7 @@ class Job:
     # Asked for by any web process; the job's worker acts on it. Loaded jobs then read `cancelling`.
     cancel_requested: bool = False
     dropped_events: int = 0  # events beyond the limit of events kept: counted, not stored
+    warnings: int = 0  # log lines kept at warning or worse (counted as they come: the jobs list shows it)
     log_level: LogLevel = "debug"  # the least severe level asked of the server (a server may ignore it)
     linger: float = 0.0  # seconds the connection stays open after the call, for what the server sends late
     lingering_until: float | None = None  # set from the call's end to the end of its linger
@@ -168,6 +169,7 @@ class Job:
             "max_duration": self.max_duration,
             "events": self.last_seq,
             "dropped_events": self.dropped_events,
+            "warnings": self.warnings,
             "worker": self.worker,
             "log_level": self.log_level,
             "linger": self.linger,

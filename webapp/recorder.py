@@ -15,11 +15,12 @@ from typing import Any
 
 import anyio
 
-from webapp.events import REFUSED, Event, EventKind, Job, ProgressNote, json_text, percent_of
+from webapp.events import LEVELS, REFUSED, Event, EventKind, Job, ProgressNote, json_text, percent_of
 
 NAME_CHARS = 200  # a logger's or a level's name, beyond which it is cut (marked with "…")
 MESSAGE_CHARS = 4096  # a progress message, likewise
 TOO_DEEP = "(not kept: the data is nested deeper than JSON can be written)"
+WARNING_OR_WORSE = frozenset(LEVELS[LEVELS.index("warning") :])  # what a job's `warnings` counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,8 @@ class Recorder:
     def log(self, level: str, logger: str | None, data: Any) -> None:
         if self._over_the_limit():
             return
+        if level in WARNING_OR_WORSE:
+            self.job.warnings += 1
         data, data_bytes, data_json = bounded(data, self.limits.event_bytes)
         level, logger = shorten(level, NAME_CHARS), None if logger is None else shorten(logger, NAME_CHARS)
         self._append(

@@ -56,6 +56,7 @@ def test_job_json_has_every_documented_field() -> None:
         "idle_timeout",
         "max_duration",
         "dropped_events",
+        "warnings",
         "worker",
     }
     assert job.to_json()["state"] == "queued"  # a new job waits for a worker

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from webapp.events import Event, Job, ProgressNote
-from webapp.recorder import Recorder
+from webapp.events import LEVELS, Event, Job, ProgressNote
+from webapp.recorder import Limits, Recorder
 
 
 @pytest.fixture
@@ -30,6 +30,24 @@ def test_events_are_numbered_from_one_without_gaps_across_kinds(recorder: Record
     recorder.log("debug", "b", "four")
     more, _ = take(recorder)
     assert [e.seq for e in more] == [4]
+
+
+def test_log_lines_at_warning_or_worse_are_counted_as_they_come(recorder: Recorder) -> None:
+    for level in LEVELS:
+        recorder.log(level, None, level)
+    recorder.log("fatal", None, "a level outside the eight")
+    recorder.progress(1, 2, "warning")
+    recorder.notification("notifications/message", {"level": "error"})  # a malformed log: no level of its own
+    assert recorder.job.warnings == 5  # warning, error, critical, alert, emergency
+    _, job = take(recorder)
+    assert job.warnings == 5  # in the snapshot the store writes
+
+
+def test_lines_beyond_the_limit_of_events_are_not_counted_as_warnings() -> None:
+    recorder = Recorder(Job(id="j", tool="t", arguments={}, idle_timeout=None, max_duration=None), Limits(events=1))
+    recorder.log("error", None, "kept")
+    recorder.log("error", None, "dropped")
+    assert (recorder.job.warnings, recorder.job.dropped_events) == (1, 1)
 
 
 def test_committed_events_leave_the_queue_and_the_news_flag_is_reset(recorder: Recorder) -> None:

@@ -110,6 +110,24 @@ async def test_a_failed_save_writes_nothing_at_all(store: Store) -> None:
     assert await store.events_after("f", 0, 10) == []
 
 
+async def test_a_jobs_count_of_warnings_and_worse_is_written_with_its_fields_and_read_everywhere(db: str) -> None:
+    async with open_store(db, Hub()) as store:
+        job = await running(store, "w")
+        assert job.warnings == 0  # a new job, and a job of a store made before the count existed
+        job.last_seq, job.warnings = 3, 2
+        await store.save_job(job, logs("w", range(1, 4)))
+        job.last_seq, job.warnings, job.state = 4, 3, JobState.SUCCEEDED
+        await store.save_job(job, logs("w", range(4, 5)))
+        listed = await store.list_jobs(10)
+        assert [(j.id, j.warnings) for j in listed] == [("w", 3)]
+    async with open_store(db, Hub()) as reopened:  # read from the database itself, not what its writer kept
+        stored = await reopened.get_job("w")
+        assert stored is not None and stored.warnings == 3
+        snapshot, _ = await reopened.job_and_events_after("w", 0, 10)
+        assert snapshot is not None and snapshot.warnings == 3
+        assert [j.warnings for j in await reopened.list_jobs(10, tool="run_job")] == [3]
+
+
 async def test_jobs_are_listed_newest_first(store: Store) -> None:
     for job_id, created in [("old", 1.0), ("new", 3.0), ("mid", 2.0)]:
         await store.create_job(make_job(job_id, created))

@@ -255,7 +255,7 @@ def job_news(job_id: str) -> tuple[str, ...]:
 JOB_COLUMNS = (
     "id, tool, arguments, state, created_at, finished_at, progress, total, message, result, error,"
     " idle_timeout, max_duration, last_seq, worker, cancel_requested_at, dropped_events, log_level, linger,"
-    " lingering_until, server"
+    " lingering_until, server, warnings"
 )
 EVENT_COLUMNS = (
     "job_id, seq, kind, received_at, level, logger, data, progress, total, message, note, data_bytes, method"
@@ -289,6 +289,7 @@ def job_row(job: Job) -> tuple[Any, ...]:
         job.linger,
         job.lingering_until,
         job.server,
+        job.warnings,
     )
 
 
@@ -305,6 +306,7 @@ def job_update(job: Job) -> tuple[Any, ...]:
         job.last_seq,
         job.dropped_events,
         job.lingering_until,
+        job.warnings,
     )
 
 
@@ -319,6 +321,7 @@ _UPDATED = (
     "last_seq",
     "dropped_events",
     "lingering_until",
+    "warnings",
 )
 JOB_UPDATE = ", ".join(f"{name}={{0}}" for name in _UPDATED)  # .format("?") or .format("%s")
 
@@ -347,6 +350,7 @@ def job_from_row(row: Sequence[Any]) -> Job:
         linger=row[18],
         lingering_until=row[19],
         server=row[20],
+        warnings=row[21],
     )
 
 
