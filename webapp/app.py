@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from webapp import api, pages, stream
+from webapp import api, jobs_stream, pages, stream
 from webapp.events import json_safe
 from webapp.feeds import Feeds
 from webapp.listener import ServerListener
@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = True) ->
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
     app.include_router(stream.router)
+    app.include_router(jobs_stream.router)
     app.include_router(pages.router)
     app.add_exception_handler(RequestValidationError, explain_invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, pages.explain_http_error)  # type: ignore[arg-type]

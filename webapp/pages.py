@@ -41,6 +41,30 @@ class JobsView:
     async def jobs(self, services: Services) -> list[Job]:
         return await services.store.list_jobs(RECENT_JOBS, state=self.state and self.state.value, tool=self.tool)
 
+    async def context(self, services: Services, *, clock: bool = True) -> dict[str, Any]:
+        """What partials/_jobs_table.html shows: the jobs, with their durations so far and start times as of now;
+        without `clock`, none of what depends on the time (static/jobs.js writes it), so that the same list
+        renders the same HTML at any time."""
+        jobs = await self.jobs(services)
+        can_start = any(status.tools for status in services.servers.statuses)  # what to say of an empty list
+        return {"jobs": jobs, "view": self, "can_start": can_start, "now": time.time() if clock else None, "ago": ago}
+
+
+def ago(seconds: float) -> str:
+    """How long ago, as a person says it (and static/jobs.js writes it, keeping it fresh): just now, 42 s ago,
+    3 min ago, 5 h ago, 2 days ago."""
+    whole = max(int(seconds), 0)
+    if whole < 5:
+        return "just now"
+    if whole < 60:
+        return f"{whole} s ago"
+    if whole < 3600:
+        return f"{whole // 60} min ago"
+    if whole < 86_400:
+        return f"{whole // 3600} h ago"
+    days = whole // 86_400
+    return f"{days} day ago" if days == 1 else f"{days} days ago"
+
 
 def jobs_view(state: JobState | None = None, tool: str | None = None) -> JobsView:
     return JobsView(state, tool or None)
@@ -76,8 +100,7 @@ async def render_index(
     view: JobsView | None = None,
 ) -> Response:
     view = view or JobsView()
-    context = {**start_form_context(services, form, error, field_errors=field_errors), "view": view}
-    context["jobs"] = await view.jobs(services)
+    context = {**start_form_context(services, form, error, field_errors=field_errors), **await view.context(services)}
     context["states"] = [state.value for state in JobState]
     return services.templates.TemplateResponse(request, "index.html", context, status_code=status_code)
 
@@ -282,8 +305,8 @@ async def tool_arguments(
 
 @router.get("/fragments/jobs")
 async def jobs_table(request: Request, services: ServicesDep, view: JobsViewDep) -> Response:
-    context = {"jobs": await view.jobs(services), "server": services.monitor.status, "view": view}
-    return services.templates.TemplateResponse(request, "partials/_jobs_table.html", context)
+    """The recent-jobs list as it is now; the home page keeps it live with /fragments/jobs/events."""
+    return services.templates.TemplateResponse(request, "partials/_jobs_table.html", await view.context(services))
 
 
 @router.get("/fragments/start-form")

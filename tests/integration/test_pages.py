@@ -76,7 +76,8 @@ def test_the_jobs_list_filters_by_state_and_tool_on_the_page_and_the_api(client:
     html = {"Accept": "text/html"}
     page = client.get("/", params={"state": "failed"}, headers=html).text
     assert f'id="job-row-{failed["id"]}"' in page and f'id="job-row-{done["id"]}"' not in page
-    assert 'hx-get="/fragments/jobs?state=failed"' in page  # the refresh keeps the filter
+    assert 'hx-sse:connect="/fragments/jobs/events?state=failed"' in page  # the live list keeps the filter
+    assert 'hx-trigger="every' not in page.split('id="jobs"')[1]  # and does not poll
     assert '<option value="failed" selected>' in page
     fragment = client.get("/fragments/jobs", params={"tool": "process_items"}, headers=html).text
     assert f'id="job-row-{done["id"]}"' in fragment and f'id="job-row-{failed["id"]}"' not in fragment
