@@ -1,5 +1,6 @@
-// MCP Live page behaviour: keep the log bounded and following its tail, and say honestly whether the page is
-// live. No inline scripts anywhere: this file, htmx and its SSE extension are all the JavaScript.
+// MCP Live page behaviour: say honestly whether the page is live, keep focus where it was, time the job, and
+// keep the start form's fields in step (the log itself: log-viewer.js). No inline scripts anywhere: these static
+// files, htmx and its SSE extension are all the JavaScript.
 (() => {
   "use strict";
 
@@ -18,54 +19,6 @@
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
-  // ---- The log: at most data-max-lines lines, following its tail ----
-
-  // Keep at most data-max-lines lines in the DOM; count the ones dropped (they stay in the store and API).
-  // One range removal, whatever the excess: a flood's message may bring hundreds of lines.
-  function trimLog(log) {
-    const max = Number(log.dataset.maxLines) || 2000;
-    const excess = log.children.length - max;
-    if (excess <= 0) return;
-    const range = document.createRange();
-    range.setStartBefore(log.firstElementChild);
-    range.setEndBefore(log.children[excess]);
-    range.deleteContents();
-    addHidden(excess);
-  }
-
-  function addHidden(count) {
-    const notice = document.getElementById("hidden-lines");
-    if (!notice) return;
-    const hidden = (Number(notice.dataset.hidden) || 0) + count;
-    notice.dataset.hidden = String(hidden);
-    notice.querySelector(".count").textContent = String(hidden);
-    notice.hidden = false;
-  }
-
-  // Follow the tail like `tail -f`, unless the reader has scrolled up to look at something. Whether the
-  // reader is at the bottom is learnt from scroll events: reading the layout with every message would make
-  // the browser lay the whole log out again and again during a flood.
-  let following = true;
-  let scrollQueued = false;
-  function isAtBottom(log) {
-    return log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-  }
-  function followTail(log) {
-    if (!following || scrollQueued) return;
-    scrollQueued = true;
-    requestAnimationFrame(() => {
-      scrollQueued = false;
-      log.scrollTop = log.scrollHeight; // once a frame, however many messages came
-    });
-  }
-  document.addEventListener(
-    "scroll",
-    (event) => {
-      if (event.target instanceof Element && event.target.id === "log") following = isAtBottom(event.target);
-    },
-    { capture: true, passive: true },
-  );
-
   // The element that had focus before a message was swapped in: if the swap removed it (Cancel, once the job
   // has ended), focus goes to the job's status rather than being lost to <body>.
   let focusedBefore = null;
@@ -75,11 +28,6 @@
   });
 
   document.addEventListener("htmx:sse:after:message", () => {
-    const log = document.getElementById("log");
-    if (log) {
-      trimLog(log);
-      followTail(log);
-    }
     if (focusedBefore && focusedBefore !== document.body && !focusedBefore.isConnected) {
       document.getElementById("job-status")?.focus({ preventScroll: true });
     }
@@ -335,8 +283,6 @@
   });
 
   document.addEventListener("DOMContentLoaded", () => {
-    const log = document.getElementById("log");
-    if (log) log.scrollTop = log.scrollHeight;
     if (document.getElementById("stream")) expectConnection();
     const timing = document.getElementById("timing");
     if (timing) {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -12,7 +13,7 @@ from webapp.events import KINDS, LEVELS, MAX_SEQ, Job, JobState, LogLevel
 from webapp.export import MEDIA_TYPES, ExportFormat, export_lines, file_name
 from webapp.monitor import ServerMonitor, ServerStatus
 from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services
-from webapp.store import EventFilter
+from webapp.store import BadPattern, EventFilter, pattern
 
 router = APIRouter(prefix="/api")
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -43,22 +44,43 @@ class JobRequest(BaseModel):
 
 
 def event_filter(
-    levels: Annotated[str, Query(description="Comma list: log lines of these levels only.")] = "",
-    kinds: Annotated[str, Query(description="Comma list: events of these kinds only.")] = "",
+    levels: Annotated[
+        list[str], Query(description="Comma list (or the parameter repeated): log lines of these levels only.")
+    ] = [],  # noqa: B006 - FastAPI copies its defaults
+    kinds: Annotated[list[str], Query(description="Comma list (or repeated): events of these kinds only.")] = [],  # noqa: B006
     logger: Annotated[str, Query(description="A logger, and the loggers below it (a.b takes a.b.c).")] = "",
     q: Annotated[str, Query(max_length=500, description="Case-insensitive text in data, logger or message.")] = "",
+    regex: Annotated[bool, Query(description="q is a regular expression (RE2 syntax).")] = False,
 ) -> EventFilter:
-    """The filters of a log view, as query parameters: the same on the API and the downloads."""
-    chosen_levels = tuple(level for level in levels.split(",") if level)
-    chosen_kinds = tuple(kind for kind in kinds.split(",") if kind)
+    """The filters of a log view, as query parameters: the same on the pages, the streams, the API and the
+    downloads."""
+    chosen_levels = tuple(dict.fromkeys(level for text in levels for level in text.split(",") if level))
+    chosen_kinds = tuple(dict.fromkeys(kind for text in kinds for kind in text.split(",") if kind))
     for name, chosen, known in (("levels", chosen_levels, LEVELS), ("kinds", chosen_kinds, KINDS)):
         unknown = [value for value in chosen if value not in known]
         if unknown:
             raise HTTPException(422, f"{name}: {', '.join(map(repr, unknown))} is not one of {', '.join(known)}.")
-    return EventFilter(chosen_levels, chosen_kinds, logger or None, q or None)
+    if q and regex:
+        try:
+            pattern(q)
+        except BadPattern as exc:
+            raise HTTPException(422, str(exc)) from None
+    return EventFilter(chosen_levels, chosen_kinds, logger or None, q or None, regex=bool(q) and regex)
 
 
 FilterDep = Annotated[EventFilter, Depends(event_filter)]
+
+
+def filter_query(only: EventFilter) -> str:
+    """The filters as the query string of a link to the same view ("" without filters)."""
+    pairs = {
+        "levels": ",".join(only.levels),
+        "kinds": ",".join(only.kinds),
+        "logger": only.logger or "",
+        "q": only.q or "",
+        "regex": "1" if only.regex else "",
+    }
+    return urlencode({name: value for name, value in pairs.items() if value})
 
 
 async def find_job(services: Services, job_id: str) -> Job:

@@ -11,6 +11,7 @@ seen that version. A viewer further behind than the feed keeps catches up from t
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
@@ -18,12 +19,13 @@ from dataclasses import dataclass
 
 import anyio
 from anyio.abc import TaskGroup
+from markupsafe import escape
 from starlette.templating import Jinja2Templates
 
 from webapp.events import Event, Job
 from webapp.hub import Hub, Pacer, job_topic
 from webapp.rendering import render_line, render_progress, render_status
-from webapp.store import Store, StoreUnavailable
+from webapp.store import EventFilter, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ class Seen:
     cursor: int
     status: int = -1
     progress: int = -1
+    counts: int = -1
 
 
 class JobFeed:
@@ -83,9 +86,13 @@ class JobFeed:
         self.ended = False  # the job has ended and every one of its events is here or before
         self.status = Part(-1, (), "")
         self.progress = Part(-1, (), "")
+        self.counts = Part(-1, (), "")
+        self._by_level: dict[str, int] = {}  # the job's log lines by level, and its events by kind: the filters'
+        self._by_kind: dict[str, int] = {}  # live counts, kept from the events the feed reads anyway
         self._lines: deque[str] = deque(maxlen=KEEP_LINES)
+        self._events: deque[Event] = deque(maxlen=KEEP_LINES)  # the events of _lines, for filtered viewers
         # Messages composed since the last change, by the viewer's point: shared by every viewer there.
-        self._messages: dict[tuple[int, int, int], tuple[bytes | None, int]] = {}
+        self._messages: dict[tuple[int, int, int, int], tuple[bytes | None, int]] = {}
         self.viewers = 0
         self.scope = anyio.CancelScope()
 
@@ -113,6 +120,8 @@ class JobFeed:
         if self.job is None:  # new: serve from the job's end on; viewers behind it read the store
             job = await self._store.get_job(self.job_id)
             self.last_seq = job.last_seq if job else 0
+            counts = await self._store.count_events(self.job_id, self.last_seq)
+            self._by_level, self._by_kind = dict(counts.by_level), dict(counts.by_kind)
         pacer = Pacer(**READ_PACE)
         while True:
             news = self._hub.watch(topic)
@@ -138,14 +147,30 @@ class JobFeed:
         self.job = job
         for event in events:
             self._lines.append(sse_data(render_line(self._templates, event)))
+            self._events.append(event)
+            self._by_kind[event.kind] = self._by_kind.get(event.kind, 0) + 1
+            if event.kind == "log" and event.level is not None:
+                self._by_level[event.level] = self._by_level.get(event.level, 0) + 1
         if events:
             self.last_seq = events[-1].seq
+        if events or self.counts.version < 0:
+            self.counts = Part(self.counts.version + 1, (), self._partial_counts())
         status_key = (job.state, job.error, job.result is not None, job.dropped_events, job.lingering_until)
         if status_key != self.status.key:
             self.status = Part(self.status.version + 1, status_key, self._partial_status(job))
         progress_key = (job.progress, job.total, job.message, job.state)  # (the bar takes the colour of a failure)
         if progress_key != self.progress.key:
             self.progress = Part(self.progress.version + 1, progress_key, self._partial_progress(job))
+
+    def _partial_counts(self) -> str:
+        # Data for app.js, which writes each count into its filter toggle (data-count) and the view's totals.
+        # Level names are the server's: escaped like any of its text.
+        levels, kinds = escape(json.dumps(self._by_level)), escape(json.dumps(self._by_kind))
+        html = (
+            f'<span id="live-counts" hidden data-total="{self.last_seq}" data-levels="{levels}" data-kinds="{kinds}">'
+            "</span>"
+        )
+        return sse_partial("#live-counts", "outerHTML", sse_data(html))
 
     def _partial_status(self, job: Job) -> str:
         # Morphed in place: the Cancel button in it survives, under a pointer or a keyboard focus.
@@ -174,10 +199,28 @@ class JobFeed:
             size += len(line)
         return lines, cursor + len(lines)
 
+    def matching_lines_after(self, cursor: int, only: EventFilter) -> tuple[list[str], int]:
+        """Like `lines_after`, the ready lines after `cursor` that `only` lets through; and the seq of the last
+        event looked at (matching or not: the viewer has been told all there is up to it)."""
+        start = cursor + 1 - self.first_seq
+        lines: list[str] = []
+        size = 0
+        last = cursor
+        for index in range(start, len(self._lines)):
+            event = self._events[index]
+            if only.matches(event):
+                line = self._lines[index]
+                if lines and size + len(line) > self.message_bytes:
+                    break
+                lines.append(line)
+                size += len(line)
+            last = event.seq
+        return lines, last
+
     def message_for(self, seen: Seen) -> bytes | None:
         """The next message for a viewer at the tail, or None when it has seen everything. Viewers at the
         same point get the same bytes object: composed once, written to each socket."""
-        key = (seen.cursor, seen.status, seen.progress)
+        key = (seen.cursor, seen.status, seen.progress, seen.counts)
         cached = self._messages.get(key)
         if cached is None:
             lines, last = self.lines_after(seen.cursor)
@@ -201,6 +244,8 @@ class JobFeed:
             parts.append(self.progress.sse)
         if self.status.version != seen.status:
             parts.append(self.status.sse)
+        if self.counts.version != seen.counts:
+            parts.append(self.counts.sse)
         if len(parts) == 1:
             return None
         parts.append("\n")
@@ -208,7 +253,7 @@ class JobFeed:
 
     def mark_sent(self, seen: Seen, cursor: int) -> None:
         seen.cursor = cursor
-        seen.status, seen.progress = self.status.version, self.progress.version
+        seen.status, seen.progress, seen.counts = self.status.version, self.progress.version, self.counts.version
 
 
 class Feeds:

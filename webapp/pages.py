@@ -14,8 +14,8 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from webapp.api import find_job
-from webapp.events import LEVELS, Job, JobState, LogLevel
+from webapp.api import FilterDep, filter_query, find_job
+from webapp.events import LEVELS, MAX_SEQ, Job, JobState, LogLevel
 from webapp.rendering import example_arguments
 from webapp.schema_form import ArgumentErrors, describe_form, read_arguments, submitted_values
 from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services
@@ -272,22 +272,57 @@ def parse_seconds(label: str, text: str) -> float | None:
 
 
 @router.get("/jobs/{job_id}")
-async def job_page(request: Request, job_id: str, services: ServicesDep) -> Response:
+async def job_page(request: Request, job_id: str, services: ServicesDep, only: FilterDep) -> Response:
+    """A job, live; with filters (`levels`, `kinds`, `logger`, `q`, `regex`), only the lines they let through,
+    in the page and in its stream alike."""
     job = await find_job(services, job_id)
     max_lines = services.settings.max_lines
-    # The page shows the newest `max_lines` events; the stream continues after the job's last seq.
-    first = max(0, job.last_seq - max_lines)
-    events = await services.store.events_after(job_id, first, max_lines)
+    if only:
+        # The newest matching lines up to the job's last event; the stream goes on after that event.
+        events = await services.store.events_before(job_id, job.last_seq + 1, max_lines, only)
+        after = job.last_seq
+    else:
+        # The newest `max_lines` events; the stream continues after the job's last seq.
+        first = max(0, job.last_seq - max_lines)
+        events = await services.store.events_after(job_id, first, max_lines)
+        after = events[-1].seq if events else first
+    counts = await services.store.count_events(job_id, after, only)
     context = {
         "job": job,
         "events": events,
-        "after": events[-1].seq if events else first,
-        "hidden": first,
+        "after": after,
+        "hidden": counts.matching - len(events),
         "max_lines": max_lines,
         "server": services.monitor.status,
         "now": time.time(),  # the page's clock, against which app.js measures elapsed time
+        "only": only,
+        "filter_query": filter_query(only),
+        "counts": counts,
     }
     return services.templates.TemplateResponse(request, "job.html", context)
+
+
+OLDER_PAGE = 500  # lines a "load older lines" brings
+
+
+@router.get("/jobs/{job_id}/lines")
+async def older_lines(
+    request: Request,
+    job_id: str,
+    services: ServicesDep,
+    only: FilterDep,
+    before: Annotated[int, Query(ge=1, le=MAX_SEQ, description="Lines before this seq.")],
+    limit: Annotated[int, Query(ge=1, le=OLDER_PAGE)] = OLDER_PAGE,
+) -> Response:
+    """The lines of the view before `before`, newest `limit` of them, as the log's HTML: what "load older lines"
+    puts above the first line shown. `X-More-Lines: 1` when there are older ones still."""
+    await find_job(services, job_id)
+    events = await services.store.events_before(job_id, before, limit + 1, only)
+    more = len(events) > limit
+    context = {"events": events[-limit:] if more else events}
+    response = services.templates.TemplateResponse(request, "partials/_log_lines.html", context)
+    response.headers["X-More-Lines"] = "1" if more else "0"
+    return response
 
 
 @router.get("/tools/arguments")

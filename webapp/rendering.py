@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from webapp.events import LEVELS, Event, Job, iso_time, json_safe
+from webapp.events import KINDS, LEVELS, Event, Job, iso_time, json_safe
 from webapp.mcp_link import ToolSpec
 from webapp.settings import Settings
 
@@ -28,6 +28,7 @@ def build_templates(settings: Settings | None = None) -> Jinja2Templates:
     env.auto_reload = False
     env.filters.update(
         pretty=pretty,
+        compact=compact,
         iso=iso_time,
         level_class=level_class,
         number=number,
@@ -36,7 +37,11 @@ def build_templates(settings: Settings | None = None) -> Jinja2Templates:
         duration=duration,
     )
     env.globals.update(
-        LEVELS=LEVELS, example_arguments=example_arguments, settings=settings, max_line_bytes=settings.max_line_bytes
+        LEVELS=LEVELS,
+        KINDS=KINDS,
+        example_arguments=example_arguments,
+        settings=settings,
+        max_line_bytes=settings.max_line_bytes,
     )
     return templates
 
@@ -56,6 +61,11 @@ def pretty(data: Any) -> str:
         return data
     compact = json.dumps(data, ensure_ascii=False)
     return compact if len(compact) <= COMPACT_WIDTH else json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def compact(data: Any) -> str:
+    """A log line's data on one line: strings as they are, anything else as JSON (the page can indent it)."""
+    return data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
 
 
 def clip(text: str, max_bytes: int) -> tuple[str, int | None]:

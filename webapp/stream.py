@@ -20,12 +20,13 @@ import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sse_starlette import EventSourceResponse
 
+from webapp.api import FilterDep
 from webapp.events import MAX_SEQ
 from webapp.feeds import READ_EVENTS, JobFeed, Seen, events_count, sse_data, sse_partial
 from webapp.hub import server_topic
 from webapp.rendering import render_hidden_lines, render_line
 from webapp.services import Services, get_services
-from webapp.store import StoreUnavailable
+from webapp.store import EventFilter, StoreUnavailable
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -39,16 +40,19 @@ async def job_events(
     job_id: str,
     request: Request,
     services: Annotated[Services, Depends(get_services)],
+    only: FilterDep,
     after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq.")] = 0,
     tail: Annotated[
         int | None, Query(ge=1, le=100_000, description="Skip to the newest `tail` lines when further behind.")
     ] = None,
 ) -> EventSourceResponse:
+    """With filters (those of the job's page), only the lines they let through; `id:` is still the seq of the last
+    event looked at, so a reconnect resumes after it. `tail` does not apply to a filtered stream."""
     if await services.store.get_job(job_id) is None:
         raise HTTPException(404, f"No job with id {job_id!r}.")
     shutdown = anyio.Event()
     return EventSourceResponse(
-        stream_job(services, job_id, resume_point(request, after), tail, shutdown),
+        stream_job(services, job_id, resume_point(request, after), None if only else tail, shutdown, only),
         sep="\n",  # htmx 4's parser breaks on a CRLF split across reads
         ping=15,
         shutdown_event=shutdown,
@@ -67,10 +71,10 @@ def resume_point(request: Request, after: int) -> int:
 
 
 async def stream_job(
-    services: Services, job_id: str, cursor: int, tail: int | None, shutdown: anyio.Event
+    services: Services, job_id: str, cursor: int, tail: int | None, shutdown: anyio.Event, only: EventFilter
 ) -> AsyncIterator[bytes]:
     try:
-        async for message in follow_job(services, job_id, cursor, tail, shutdown):
+        async for message in follow_job(services, job_id, cursor, tail, shutdown, only):
             yield message
     except StoreUnavailable as exc:
         # The stream ends cleanly; the browser reconnects with Last-Event-ID and resumes once the store is back.
@@ -78,7 +82,12 @@ async def stream_job(
 
 
 async def follow_job(
-    services: Services, job_id: str, cursor: int, tail: int | None, shutdown: anyio.Event
+    services: Services,
+    job_id: str,
+    cursor: int,
+    tail: int | None,
+    shutdown: anyio.Event,
+    only: EventFilter | None = None,
 ) -> AsyncIterator[bytes]:
     closing = services.hub.closing
     async with services.feeds.follow(job_id) as feed:
@@ -93,7 +102,9 @@ async def follow_job(
             if skipped:
                 assert tail is not None
                 seen.cursor = feed.last_seq - tail
-            if seen.cursor < feed.first_seq - 1 or skipped:
+            if only:
+                message = await filtered(services, feed, seen, only)
+            elif seen.cursor < feed.first_seq - 1 or skipped:
                 message = await catch_up(services, feed, seen, replace_log=skipped)
             else:
                 message = feed.message_for(seen)
@@ -108,6 +119,32 @@ async def follow_job(
             # are looked at, at the top, at least every SHUTDOWN_CHECK seconds (well within the grace period).
             with anyio.move_on_after(SHUTDOWN_CHECK):
                 await changed.wait()
+
+
+async def filtered(services: Services, feed: JobFeed, seen: Seen, only: EventFilter) -> bytes | None:
+    """The next lines for a filtered viewer: those the filter lets through, from the feed's ready lines when it
+    has them, else from the store (the filter in its SQL). Lines are sent as rendered for everyone."""
+    if seen.cursor >= feed.first_seq - 1:
+        lines, last = feed.matching_lines_after(seen.cursor, only)
+    else:
+        known = feed.last_seq  # every matching event up to here is in the store
+        events = await services.store.events_after(feed.job_id, seen.cursor, READ_EVENTS, only)
+        lines, size, last = [], 0, seen.cursor
+        for event in events:
+            line = sse_data(render_line(services.templates, event))
+            if lines and size + len(line) > feed.message_bytes:
+                break
+            lines.append(line)
+            size += len(line)
+            last = event.seq
+        if len(lines) == len(events) < READ_EVENTS:
+            last = max(last, known)  # nothing else before `known` matches
+    message = feed.compose(lines, seen, last)
+    if message is not None:
+        feed.mark_sent(seen, last)
+    else:
+        seen.cursor = last  # nothing to send, but those events need not be looked at again
+    return message
 
 
 async def catch_up(services: Services, feed: JobFeed, seen: Seen, *, replace_log: bool) -> bytes | None:

@@ -382,6 +382,31 @@ async def test_filters_run_in_the_store_and_combine(store: Store) -> None:
     assert await seqs(EventFilter(levels=("error",), q="timeout")) == [2]  # AND
     assert await seqs(EventFilter(levels=("error",)), after=2) == [6]
     assert await seqs(EventFilter(levels=("error",)), limit=1) == [2]
+    # A regular expression, any case, in linear time: a pattern that backtracks exponentially elsewhere is harmless.
+    assert await seqs(EventFilter(q=r"time\w+ after \d+", regex=True)) == [2]
+    assert await seqs(EventFilter(q="^(db|web)$", regex=True)) == [1, 6]  # the logger, whole
+    assert await seqs(EventFilter(q="(a+)+$", regex=True)) == []
+    # Every filter means the same in Python, for a line on its way to a filtered live view.
+    for only in (
+        EventFilter(levels=("error", "warning")),
+        EventFilter(kinds=("progress", "notification")),
+        EventFilter(logger="db"),
+        EventFilter(q="TIMEOUT"),
+        EventFilter(q="50_0"),
+        EventFilter(q=r"time\w+ after \d+", regex=True),
+        EventFilter(q="^(db|web)$", regex=True),
+        EventFilter(levels=("error",), q="timeout"),
+    ):
+        assert [e.seq for e in events if only.matches(e)] == await seqs(only), only
+
+    # Pages of older lines, newest first taken, in seq order; and counts, in all and by filter.
+    assert [e.seq for e in await store.events_before("f", 6, 2)] == [4, 5]
+    assert [e.seq for e in await store.events_before("f", 6, 2, EventFilter(levels=("error", "info")))] == [1, 2]
+    counts = await store.count_events("f", 5, EventFilter(q="timeout"))
+    assert (counts.total, counts.matching) == (5, 2)
+    assert counts.by_level == {"info": 1, "error": 1, "warning": 1}
+    assert counts.by_kind == {"log": 3, "progress": 1, "notification": 1}
+    assert (await store.count_events("f", 6)).matching == 6
 
 
 async def test_jobs_are_listed_by_state_as_shown_and_by_tool(store: Store) -> None:

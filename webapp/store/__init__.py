@@ -13,11 +13,14 @@ commit the store publishes the matching hub topics (see `webapp.hub`) in every p
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+import re2
 
 from webapp.events import Event, Job, JobState, json_text
 from webapp.hub import JOBS, Hub, job_topic
@@ -44,19 +47,22 @@ class EventFilter:
 
     `levels`: log lines of these levels only (events without a level drop out). `kinds`: these kinds only.
     `logger`: that logger or one below it (`demo` takes `demo` and `demo.job`). `q`: case-insensitive text in the
-    line's data, logger or progress message."""
+    line's data, logger or progress message; with `regex`, a regular expression (RE2's syntax, which runs in linear
+    time: no pattern can stall the store; see `pattern`)."""
 
     levels: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     logger: str | None = None
     q: str | None = None
+    regex: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.levels or self.kinds or self.logger or self.q)
 
-    def sql(self, mark: str, like: str) -> tuple[str, list[Any]]:
+    def sql(self, mark: str, like: str, regexp: str) -> tuple[str, list[Any]]:
         """` AND ...` to add to a WHERE, and its parameters; `mark` is the driver's placeholder, `like` the
-        case-insensitive LIKE of the backend (SQLite's LIKE is, for ASCII; PostgreSQL's ILIKE)."""
+        case-insensitive LIKE of the backend (SQLite's LIKE is, for ASCII; PostgreSQL's ILIKE), `regexp` its
+        case-insensitive regular expression match (SQLite: the REGEXP we register; PostgreSQL: ~*)."""
         parts: list[str] = []
         params: list[Any] = []
         if self.levels:
@@ -68,7 +74,10 @@ class EventFilter:
         if self.logger:
             parts.append(f"(logger={mark} OR logger {like} {mark} ESCAPE '\\')")
             params += [self.logger, like_pattern(self.logger + ".", prefix=True)]
-        if self.q:
+        if self.q and self.regex:
+            parts.append(f"(data {regexp} {mark} OR logger {regexp} {mark} OR message {regexp} {mark})")
+            params += [self.q] * 3
+        elif self.q:
             pattern = like_pattern(self.q)
             parts.append(
                 f"(data {like} {mark} ESCAPE '\\' OR logger {like} {mark} ESCAPE '\\'"
@@ -76,6 +85,52 @@ class EventFilter:
             )
             params += [pattern, pattern, pattern]
         return "".join(f" AND {part}" for part in parts), params
+
+    def matches(self, event: Event) -> bool:
+        """The same test in Python, for a line on its way to a filtered live view."""
+        if self.levels and not (event.kind == "log" and event.level in self.levels):
+            return False
+        if self.kinds and event.kind not in self.kinds:
+            return False
+        if self.logger and not (event.logger == self.logger or (event.logger or "").startswith(self.logger + ".")):
+            return False
+        if self.q:
+            texts = [text for text in (data_text(event), event.logger, event.message) if text is not None]
+            if self.regex:
+                found = pattern(self.q)
+                return any(found.search(text) for text in texts)
+            wanted = self.q.casefold()
+            return any(wanted in text.casefold() for text in texts)
+        return True
+
+
+def data_text(event: Event) -> str | None:
+    """The data as the store keeps it (its JSON text), which `q` searches."""
+    if event.data is None:
+        return None
+    return event.data_json if event.data_json is not None else json_text(event.data)
+
+
+class BadPattern(ValueError):
+    """A `regex=1` search that is no regular expression RE2 can run."""
+
+
+@functools.lru_cache(maxsize=64)
+def pattern(text: str) -> Any:
+    """`text` compiled by RE2, case-insensitive: matching takes time linear in the text, whatever the pattern."""
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    try:
+        return re2.compile(text, options)
+    except re2.error as exc:
+        message = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise BadPattern(f"q is not a regular expression this dashboard can run: {message}") from None
+
+
+def regexp(expression: str, value: str | None) -> bool:
+    """SQLite's `value REGEXP expression`."""
+    return value is not None and pattern(expression).search(value) is not None
 
 
 def is_settled(state: str, lingering_until: float | None) -> bool:
@@ -104,6 +159,30 @@ def like_pattern(text: str, *, prefix: bool = False) -> str:
     """`text` as a LIKE pattern that matches it literally: anywhere, or (`prefix`) at the start."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"{escaped}%" if prefix else f"%{escaped}%"
+
+
+@dataclass(frozen=True, slots=True)
+class EventCounts:
+    total: int = 0
+    matching: int = 0  # let through by the filter asked for (all, without one)
+    by_level: dict[str, int] = field(default_factory=dict)  # log lines, by level
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+def counts_from_rows(rows: Sequence[Sequence[Any]], matching: int | None) -> EventCounts:
+    """From (kind, level, count) rows grouped by kind and level."""
+    by_level: dict[str, int] = {}
+    by_kind: dict[str, int] = {}
+    for kind, level, count in rows:
+        by_kind[kind] = by_kind.get(kind, 0) + count
+        if kind == "log" and level is not None:
+            by_level[level] = by_level.get(level, 0) + count
+    total = sum(by_kind.values())
+    return EventCounts(total, total if matching is None else matching, by_level, by_kind)
+
+
+COUNT_SQL = "SELECT kind, level, count(*) FROM events WHERE job_id={0} AND seq<={0} GROUP BY kind, level"
+MATCHING_SQL = "SELECT count(*) FROM events WHERE job_id={0} AND seq<={0}"
 
 
 class StoreUnavailable(Exception):
@@ -149,6 +228,14 @@ class Store(Protocol):
 
     async def events_after(self, job_id: str, after: int, limit: int, only: EventFilter | None = None) -> list[Event]:
         """Events with seq > after, in seq order, at most `limit`; with `only`, those it lets through."""
+
+    async def events_before(self, job_id: str, before: int, limit: int, only: EventFilter | None = None) -> list[Event]:
+        """The newest `limit` events with seq < before (that `only` lets through), in seq order: a page of older
+        lines."""
+
+    async def count_events(self, job_id: str, upto: int, only: EventFilter | None = None) -> EventCounts:
+        """How many of the job's events up to seq `upto` there are: in all, by log level, by kind, and (with
+        `only`) that it lets through."""
 
     async def job_and_events_after(self, job_id: str, after: int, limit: int) -> tuple[Job | None, list[Event]]:
         """The job and its events after `after`, as one snapshot: the job's fields match those events."""

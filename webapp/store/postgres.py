@@ -31,6 +31,7 @@ from webapp.hub import JOBS, QUEUE, Hub, cancel_topic, job_topic, server_topic
 from webapp.store import (
     ACTIVE_SQL,
     CANCELLED_BEFORE_START,
+    COUNT_SQL,
     DELETE_CHUNK,
     ENDED_SQL,
     EVENT_COLUMNS,
@@ -38,12 +39,15 @@ from webapp.store import (
     JOB_COLUMNS,
     JOB_FIELDS,
     JOB_UPDATE,
+    MATCHING_SQL,
     SERVER_EVENT_COLUMNS,
     WRITABLE_SQL,
+    EventCounts,
     EventFilter,
     JobLost,
     StoreUnavailable,
     WorkerInfo,
+    counts_from_rows,
     event_from_row,
     event_rows,
     is_settled,
@@ -273,7 +277,7 @@ class PostgresStore:
         return [job_from_row(row) for row in rows]
 
     async def events_after(self, job_id: str, after: int, limit: int, only: EventFilter | None = None) -> list[Event]:
-        where, params = only.sql("%s", "ILIKE") if only else ("", [])
+        where, params = only.sql("%s", "ILIKE", "~*") if only else ("", [])
         async with self._connection() as conn:
             cursor = await conn.execute(
                 f"SELECT {EVENT_COLUMNS} FROM events WHERE job_id=%s AND seq>%s{where} ORDER BY seq LIMIT %s",
@@ -281,6 +285,25 @@ class PostgresStore:
             )
             rows = await cursor.fetchall()
         return [event_from_row(row) for row in rows]
+
+    async def events_before(self, job_id: str, before: int, limit: int, only: EventFilter | None = None) -> list[Event]:
+        where, params = only.sql("%s", "ILIKE", "~*") if only else ("", [])
+        async with self._connection() as conn:
+            cursor = await conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE job_id=%s AND seq<%s{where} ORDER BY seq DESC LIMIT %s",
+                (job_id, before, *params, limit),
+            )
+            rows = await cursor.fetchall()
+        return [event_from_row(row) for row in reversed(rows)]
+
+    async def count_events(self, job_id: str, upto: int, only: EventFilter | None = None) -> EventCounts:
+        where, params = only.sql("%s", "ILIKE", "~*") if only else ("", [])
+        async with self._connection() as conn, conn.pipeline():
+            counted = await conn.execute(COUNT_SQL.format("%s"), (job_id, upto))
+            matched = await conn.execute(MATCHING_SQL.format("%s") + where, (job_id, upto, *params)) if only else None
+            rows = await counted.fetchall()
+            row = await matched.fetchone() if matched is not None else None
+        return counts_from_rows(rows, None if row is None else int(row[0]))
 
     async def job_and_events_after(self, job_id: str, after: int, limit: int) -> tuple[Job | None, list[Event]]:
         recalled = self._recall(job_id, after, limit)
@@ -357,7 +380,7 @@ class PostgresStore:
     async def server_events_after(
         self, server: str, after: int, limit: int, only: EventFilter | None = None
     ) -> list[Event]:
-        where, params = only.sql("%s", "ILIKE") if only else ("", [])
+        where, params = only.sql("%s", "ILIKE", "~*") if only else ("", [])
         async with self._connection() as conn:
             cursor = await conn.execute(
                 f"SELECT {SERVER_EVENT_COLUMNS} FROM server_events WHERE server=%s AND seq>%s{where}"

@@ -28,6 +28,7 @@ from webapp.hub import QUEUE, Hub, cancel_topic, server_topic
 from webapp.store import (
     ACTIVE_SQL,
     CANCELLED_BEFORE_START,
+    COUNT_SQL,
     DELETE_CHUNK,
     ENDED_SQL,
     EVENT_COLUMNS,
@@ -35,12 +36,15 @@ from webapp.store import (
     JOB_COLUMNS,
     JOB_FIELDS,
     JOB_UPDATE,
+    MATCHING_SQL,
     SERVER_EVENT_COLUMNS,
     WRITABLE_SQL,
+    EventCounts,
     EventFilter,
     JobLost,
     StoreUnavailable,
     WorkerInfo,
+    counts_from_rows,
     event_from_row,
     event_rows,
     is_settled,
@@ -51,6 +55,7 @@ from webapp.store import (
     jobs_where,
     lost_worker_error,
     migrations,
+    regexp,
 )
 
 log = logging.getLogger(__name__)
@@ -120,6 +125,7 @@ class SQLiteStore:
         # NORMAL in WAL mode survives an application crash; only a power cut can lose the last commits.
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        db.create_function("regexp", 2, regexp, deterministic=True)  # `x REGEXP p`, for regex=1 (RE2: linear)
         self._connections.append(db)
         return db
 
@@ -215,11 +221,31 @@ class SQLiteStore:
                 ).fetchall()
             )
             return [event_from_row(row) for row in rows]
-        where, params = only.sql("?", "LIKE")
+        where, params = only.sql("?", "LIKE", "REGEXP")
         query = f"SELECT {EVENT_COLUMNS} FROM events WHERE job_id=? AND seq>?{where} ORDER BY seq LIMIT ?"
         # A filter may scan a million rows to find a few: in a thread, never on the loop.
         rows = await self._read_aside(lambda db: db.execute(query, (job_id, after, *params, limit)).fetchall())
         return [event_from_row(row) for row in rows]
+
+    async def events_before(self, job_id: str, before: int, limit: int, only: EventFilter | None = None) -> list[Event]:
+        where, params = only.sql("?", "LIKE", "REGEXP") if only else ("", [])
+        query = f"SELECT {EVENT_COLUMNS} FROM events WHERE job_id=? AND seq<?{where} ORDER BY seq DESC LIMIT ?"
+        read = self._read_aside if only else self._read
+        rows = await read(lambda db: db.execute(query, (job_id, before, *params, limit)).fetchall())
+        return [event_from_row(row) for row in reversed(rows)]
+
+    async def count_events(self, job_id: str, upto: int, only: EventFilter | None = None) -> EventCounts:
+        where, params = only.sql("?", "LIKE", "REGEXP") if only else ("", [])
+
+        def count(db: sqlite3.Connection) -> EventCounts:
+            rows = db.execute(COUNT_SQL.format("?"), (job_id, upto)).fetchall()
+            matching = None
+            if only:
+                matching = db.execute(MATCHING_SQL.format("?") + where, (job_id, upto, *params)).fetchone()[0]
+            return counts_from_rows(rows, matching)
+
+        # A count walks all of a job's events: in a thread, never on the loop.
+        return await self._read_aside(count)
 
     async def job_and_events_after(self, job_id: str, after: int, limit: int) -> tuple[Job | None, list[Event]]:
         def read(db: sqlite3.Connection) -> tuple[Any, list[Any]]:
@@ -288,7 +314,7 @@ class SQLiteStore:
     async def server_events_after(
         self, server: str, after: int, limit: int, only: EventFilter | None = None
     ) -> list[Event]:
-        where, params = only.sql("?", "LIKE") if only else ("", [])
+        where, params = only.sql("?", "LIKE", "REGEXP") if only else ("", [])
         query = f"SELECT {SERVER_EVENT_COLUMNS} FROM server_events WHERE server=? AND seq>?{where} ORDER BY seq LIMIT ?"
         read = self._read_aside if only else self._read  # a filter may scan many rows: never on the loop
         rows = await read(lambda db: db.execute(query, (server, after, *params, limit)).fetchall())

@@ -1,0 +1,373 @@
+// The log viewer (a job's page, a server's page): a bounded log that follows its tail while the reader is at the
+// bottom and stands still when they are not; "N new lines", older lines on demand, permalinks (#seq-N), copy and
+// indented JSON per line, live filter counts, `/` and End, and errors said aloud, sparingly.
+(() => {
+  "use strict";
+
+  const SEVERE = new Set(["error", "critical", "alert", "emergency"]);
+  const ANNOUNCE_EVERY_MS = 5000; // a screen reader hears about severe lines at most this often
+  const SCROLLED_UP_SLACK = 4; // while the reader is scrolled up, the log may hold this many times its cap
+  const FIND_PAGES = 200; // pages of older lines fetched, at most, to reach a permalink
+
+  const logOf = () => document.getElementById("log");
+
+  // ---- Following the tail ----
+
+  // Whether the reader is at the bottom is learnt from scroll events: reading the layout with every message would
+  // make the browser lay the whole log out again and again during a flood.
+  let following = true;
+  let scrollQueued = false;
+  let newLines = 0;
+
+  function isAtBottom(log) {
+    return log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  }
+
+  function followTail(log) {
+    if (!following || scrollQueued) return;
+    scrollQueued = true;
+    requestAnimationFrame(() => {
+      scrollQueued = false;
+      // Once a frame, however many messages came; and not if the reader scrolled away since it was asked for.
+      if (following) log.scrollTop = log.scrollHeight;
+    });
+  }
+
+  function showNewLines() {
+    const button = document.getElementById("new-lines");
+    if (!button) return;
+    button.dataset.newLines = String(newLines);
+    button.querySelector(".count").textContent = String(newLines);
+    button.hidden = newLines === 0;
+  }
+
+  function jumpToTail() {
+    const log = logOf();
+    if (!log) return;
+    following = true;
+    newLines = 0;
+    showNewLines();
+    log.scrollTop = log.scrollHeight;
+  }
+
+  // Only the reader stops the following: a scroll they made (wheel, touch, a key, the scrollbar) that leaves the
+  // bottom. The log also scrolls by itself (lines trimmed above, a frame late to follow in a flood, a background
+  // tab that paints nothing), and that must never be taken for the reader looking away.
+  let readerMovedAt = 0;
+  const readerMoved = () => {
+    readerMovedAt = Date.now();
+  };
+  for (const type of ["wheel", "touchmove", "pointerdown"]) {
+    document.addEventListener(type, readerMoved, { capture: true, passive: true });
+  }
+  document.addEventListener("keydown", (event) => {
+    if (["PageUp", "ArrowUp", "Home", "PageDown", "ArrowDown"].includes(event.key)) readerMoved();
+  });
+
+  document.addEventListener(
+    "scroll",
+    (event) => {
+      if (!(event.target instanceof Element) || event.target.id !== "log") return;
+      if (isAtBottom(event.target)) {
+        following = true;
+        if (newLines) {
+          newLines = 0;
+          showNewLines();
+        }
+      } else if (Date.now() - readerMovedAt < 1000) {
+        following = false;
+      }
+    },
+    { capture: true, passive: true },
+  );
+
+  // ---- Keeping the log bounded ----
+
+  // At most data-max-lines lines in the DOM; the ones dropped are counted (they stay in the store and the API).
+  // While the reader is scrolled up, nothing is dropped under them, up to a generous bound; what is removed then
+  // lies above what they read, and the browser's scroll anchoring keeps their place.
+  function trimLog(log) {
+    const max = Number(log.dataset.maxLines) || 2000;
+    const limit = following ? max : max * SCROLLED_UP_SLACK;
+    const excess = log.children.length - limit;
+    if (excess <= 0) return;
+    const range = document.createRange();
+    range.setStartBefore(log.firstElementChild);
+    range.setEndBefore(log.children[excess]);
+    range.deleteContents();
+    addHidden(excess);
+  }
+
+  function addHidden(count) {
+    const notice = document.getElementById("hidden-lines");
+    if (!notice) return;
+    const hidden = Math.max(0, (Number(notice.dataset.hidden) || 0) + count);
+    notice.dataset.hidden = String(hidden);
+    notice.querySelector(".count").textContent = String(hidden);
+    notice.hidden = hidden === 0;
+  }
+
+  // ---- Counts: shown, matching, and each filter toggle's ----
+
+  function showCounts(appended) {
+    const log = logOf();
+    const view = document.getElementById("view-counts");
+    if (!log || !view) return;
+    view.querySelector(".shown").textContent = String(log.children.length);
+    const live = document.getElementById("live-counts");
+    if (live?.dataset.levels) {
+      const levels = JSON.parse(live.dataset.levels);
+      const kinds = JSON.parse(live.dataset.kinds);
+      for (const toggle of document.querySelectorAll("[data-filter-level]")) {
+        setCount(toggle, levels[toggle.dataset.filterLevel] || 0);
+      }
+      for (const toggle of document.querySelectorAll("[data-filter-kind]")) {
+        setCount(toggle, kinds[toggle.dataset.filterKind] || 0);
+      }
+      view.dataset.total = live.dataset.total;
+      const total = view.querySelector(".total");
+      if (total) total.textContent = live.dataset.total;
+    }
+    // Every line the stream brings is one the view's filters let through.
+    const matching = log.dataset.filterQuery ? Number(view.dataset.matching) + appended : Number(view.dataset.total);
+    view.dataset.matching = String(matching);
+    view.querySelector(".matching").textContent = String(matching);
+  }
+
+  function setCount(toggle, count) {
+    if (toggle.dataset.count === String(count)) return;
+    toggle.dataset.count = String(count);
+    toggle.querySelector(".count").textContent = String(count);
+  }
+
+  // ---- Each message of the stream ----
+
+  let lastSeqBefore = 0;
+
+  function lastSeq(log) {
+    return Number(log.lastElementChild?.dataset.seq) || 0;
+  }
+
+  document.addEventListener("htmx:sse:before:message", () => {
+    const log = logOf();
+    lastSeqBefore = log ? lastSeq(log) : 0;
+  });
+
+  document.addEventListener("htmx:sse:after:message", () => {
+    const log = logOf();
+    if (!log) return;
+    const added = [];
+    for (let line = log.lastElementChild; line && Number(line.dataset.seq) > lastSeqBefore; line = line.previousElementSibling) {
+      added.push(line);
+    }
+    added.reverse();
+    trimLog(log);
+    if (following) followTail(log);
+    else if (added.length) {
+      newLines += added.length;
+      showNewLines();
+    }
+    showCounts(added.length);
+    announce(added);
+  });
+
+  // ---- Older lines, from the store ----
+
+  async function loadOlder() {
+    const log = logOf();
+    const button = document.getElementById("load-older");
+    if (!log || !button || button.disabled) return false;
+    const first = log.firstElementChild;
+    const before = first ? Number(first.dataset.seq) : Number.MAX_SAFE_INTEGER;
+    const query = log.dataset.filterQuery ? `&${log.dataset.filterQuery}` : "";
+    button.disabled = true;
+    try {
+      const response = await fetch(`/jobs/${log.dataset.jobId}/lines?before=${before}${query}`, {
+        headers: { Accept: "text/html" },
+      });
+      if (!response.ok) return false;
+      const html = await response.text();
+      const holder = document.createElement("template");
+      holder.innerHTML = html;
+      const count = holder.content.children.length;
+      // Keep the first line where the reader sees it: the older lines go above it.
+      const offset = first ? first.offsetTop - log.scrollTop : 0;
+      log.prepend(holder.content);
+      if (first) log.scrollTop = first.offsetTop - offset;
+      addHidden(-count);
+      if (response.headers.get("X-More-Lines") === "0") addHidden(-Infinity);
+      showCounts(0);
+      return count > 0;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // ---- Permalinks: #seq-N scrolls to line N and marks it, loading it first if need be ----
+
+  async function goToLine() {
+    const found = /^#seq-(\d+)$/.exec(location.hash);
+    const log = logOf();
+    if (!found || !log) return;
+    const seq = Number(found[1]);
+    let line = document.getElementById(`seq-${seq}`);
+    for (let page = 0; !line && page < FIND_PAGES; page += 1) {
+      const first = Number(log.firstElementChild?.dataset.seq);
+      if (!(seq < first) || !(await loadOlder())) break;
+      line = document.getElementById(`seq-${seq}`);
+    }
+    for (const old of log.querySelectorAll(".permalinked")) old.classList.remove("permalinked");
+    if (!line) {
+      say(`Line ${seq} is not in this view.`);
+      return;
+    }
+    following = false;
+    line.classList.add("permalinked");
+    line.scrollIntoView({ block: "center" });
+  }
+
+  window.addEventListener("hashchange", goToLine);
+
+  // ---- Copy a line; show its data as indented JSON ----
+
+  function lineText(line) {
+    const cell = (selector) => line.querySelector(selector)?.textContent.trim() ?? "";
+    const time = line.querySelector("time")?.getAttribute("datetime") ?? "";
+    return [`#${line.dataset.seq}`, time, cell(".level"), cell(".logger"), cell(".data")].filter(Boolean).join(" ");
+  }
+
+  async function copy(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch {
+      // No clipboard API (a page served over plain HTTP off loopback): the old way.
+      const area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.className = "visually-hidden";
+      document.body.append(area);
+      area.select();
+      const done = document.execCommand("copy");
+      area.remove();
+      return done;
+    }
+  }
+
+  function toggleJson(button) {
+    const data = button.closest(".line")?.querySelector(".data");
+    if (!data) return;
+    const expanded = button.getAttribute("aria-expanded") === "true";
+    if (expanded) {
+      data.textContent = data.dataset.compact;
+    } else {
+      try {
+        data.dataset.compact = data.textContent;
+        data.textContent = JSON.stringify(JSON.parse(data.textContent), null, 2);
+      } catch {
+        return; // not JSON after all: leave it as it is
+      }
+    }
+    button.setAttribute("aria-expanded", String(!expanded));
+  }
+
+  document.addEventListener("click", async (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    if (!target) return;
+    if (target.closest("#new-lines")) jumpToTail();
+    else if (target.closest("#load-older")) loadOlder();
+    else if (target.closest(".line .expand")) toggleJson(target.closest(".expand"));
+    else if (target.closest(".line .copy")) {
+      const button = target.closest(".copy");
+      const copied = await copy(lineText(button.closest(".line")));
+      button.textContent = copied ? "copied" : "copy failed";
+      setTimeout(() => {
+        button.textContent = "copy";
+      }, 1500);
+    }
+  });
+
+  // ---- Filters: a toggle applies at once; the view's address is its link ----
+
+  function applyFilters(form) {
+    const data = new FormData(form);
+    const query = new URLSearchParams();
+    for (const name of ["levels", "kinds"]) {
+      const chosen = data.getAll(name);
+      if (chosen.length) query.set(name, chosen.join(","));
+    }
+    for (const name of ["logger", "q"]) {
+      const value = String(data.get(name) ?? "").trim();
+      if (value) query.set(name, value);
+    }
+    if (data.get("regex") && query.get("q")) query.set("regex", "1");
+    const search = query.toString();
+    location.assign(form.getAttribute("action") + (search ? `?${search}` : ""));
+  }
+
+  document.addEventListener("change", (event) => {
+    const target = event.target;
+    if (target instanceof HTMLInputElement && target.type === "checkbox" && target.closest("#filters .toggles")) {
+      applyFilters(target.form);
+    }
+  });
+
+  document.addEventListener("submit", (event) => {
+    if (event.target instanceof HTMLFormElement && event.target.id === "filters") {
+      event.preventDefault();
+      applyFilters(event.target);
+    }
+  });
+
+  // ---- Keyboard: `/` to search, End to the tail ----
+
+  function typing(element) {
+    return element instanceof HTMLElement && (element.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(element.tagName));
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    const search = document.getElementById("filter-q");
+    if (event.key === "/" && search) {
+      event.preventDefault();
+      search.focus();
+      search.select();
+    } else if (event.key === "End" && logOf()) {
+      event.preventDefault();
+      jumpToTail();
+    }
+  });
+
+  // ---- Severe lines, said aloud: politely, and at most every few seconds ----
+
+  let pending = [];
+  let lastAnnounced = 0;
+  let announceTimer = null;
+
+  function say(text) {
+    const announcer = document.getElementById("announcer");
+    if (announcer) announcer.textContent = text;
+  }
+
+  function announce(added) {
+    pending.push(...added.filter((line) => SEVERE.has(line.dataset.level)).slice(0, 50));
+    if (!pending.length || announceTimer) return;
+    const wait = Math.max(0, lastAnnounced + ANNOUNCE_EVERY_MS - Date.now());
+    announceTimer = setTimeout(() => {
+      announceTimer = null;
+      lastAnnounced = Date.now();
+      const [first] = pending;
+      const more = pending.length > 1 ? ` and ${pending.length - 1} more at error or worse` : "";
+      const data = first.querySelector(".data")?.textContent.slice(0, 120) ?? "";
+      say(`${first.dataset.level}: ${data}${more}`);
+      pending = [];
+    }, wait);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const log = logOf();
+    if (!log) return;
+    if (location.hash.startsWith("#seq-")) goToLine();
+    else log.scrollTop = log.scrollHeight;
+  });
+})();
