@@ -168,6 +168,7 @@
       showNewLines();
     }
     showCounts(added.length);
+    if (sinceStart) showTimes(added);
     announce(added);
   });
 
@@ -192,6 +193,7 @@
       const count = holder.content.children.length;
       // Keep the first line where the reader sees it: the older lines go above it.
       const offset = first ? first.offsetTop - log.scrollTop : 0;
+      if (sinceStart) showTimes(holder.content.children);
       log.prepend(holder.content);
       if (first) log.scrollTop = first.offsetTop - offset;
       addHidden(-count);
@@ -338,6 +340,47 @@
     }
   });
 
+  // ---- Times: the UTC clock (as sent), or the time since the job started ----
+
+  const TIME_MODE_KEY = "mcp-live:time-mode";
+  let sinceStart = false;
+
+  function showTime(time, createdAt) {
+    if (!time.dataset.clock) time.dataset.clock = time.textContent;
+    if (!sinceStart) {
+      time.textContent = time.dataset.clock;
+      return;
+    }
+    const seconds = Date.parse(time.getAttribute("datetime")) / 1000 - createdAt;
+    time.textContent = `+${seconds.toFixed(3)} s`;
+  }
+
+  function showTimes(lines) {
+    const button = document.getElementById("time-mode");
+    if (!button) return;
+    const createdAt = Number(button.dataset.createdAt);
+    for (const line of lines) {
+      const time = line.querySelector("time");
+      if (time) showTime(time, createdAt);
+    }
+  }
+
+  function setTimeMode(since) {
+    const button = document.getElementById("time-mode");
+    const log = logOf();
+    if (!button || !log) return;
+    sinceStart = since;
+    button.setAttribute("aria-pressed", String(since));
+    button.textContent = since ? "since the job started" : "UTC clock";
+    button.nextElementSibling.textContent = since ? "(press for the UTC clock)" : "(press for the time since the job started)";
+    localStorage.setItem(TIME_MODE_KEY, since ? "since-start" : "clock");
+    showTimes(log.children);
+  }
+
+  document.addEventListener("click", (event) => {
+    if (event.target instanceof Element && event.target.closest("#time-mode")) setTimeMode(!sinceStart);
+  });
+
   // ---- Severe lines, said aloud: politely, and at most every few seconds ----
 
   let pending = [];
@@ -367,6 +410,7 @@
   document.addEventListener("DOMContentLoaded", () => {
     const log = logOf();
     if (!log) return;
+    if (localStorage.getItem(TIME_MODE_KEY) === "since-start") setTimeMode(true);
     if (location.hash.startsWith("#seq-")) goToLine();
     else log.scrollTop = log.scrollHeight;
   });

@@ -3,6 +3,7 @@ stream, following and "N new lines", older lines on demand, permalinks, copy, in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -223,3 +224,21 @@ def test_severe_lines_are_said_in_a_polite_live_region(page: Page, dashboard: Da
         expect(announcer).to_contain_text("at error", timeout=TIMEOUT)  # "error: {...} and N more at error or worse"
         follow(client, job_id)
     assert page.locator("#log").get_attribute("role") == "log"
+
+
+def test_times_switch_between_the_utc_clock_and_the_time_since_the_start(page: Page, dashboard: Dashboard) -> None:
+    job_id = finished_job(dashboard, steps=3, delay=0.05)
+    page.goto(f"{dashboard.url}/jobs/{job_id}")
+    first = page.locator("#seq-1 time")
+    clock = first.inner_text()
+    assert first.get_attribute("datetime", timeout=TIMEOUT).endswith("Z")  # the zone, on hover and to machines
+    press(page, "#time-mode")
+    expect(page.locator("#time-mode")).to_have_attribute("aria-pressed", "true")
+    expect(first).to_have_text(re.compile(r"^\+\d+\.\d{3} s$"))
+    later = page.locator("#seq-5 time").inner_text()
+    assert float(later[1:-2]) > float(first.inner_text()[1:-2])
+    page.reload()  # the choice is remembered
+    expect(page.locator("#seq-1 time")).to_have_text(re.compile(r"^\+"))
+    page.locator("#time-mode").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#seq-1 time")).to_have_text(clock)
