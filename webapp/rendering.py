@@ -21,7 +21,7 @@ STATIC_DIR = ROOT / "static"
 def build_templates(settings: Settings | None = None) -> Jinja2Templates:
     """The templates, with the settings they show (the limits) as a global."""
     settings = settings or Settings()
-    templates = Jinja2Templates(directory=TEMPLATES_DIR, context_processors=[every_server])
+    templates = Jinja2Templates(directory=TEMPLATES_DIR, context_processors=[every_server, reader_theme])
     env = templates.env
     env.trim_blocks = env.lstrip_blocks = True
     # Templates are read once: checking each file for changes on every render costs a stat() per log line.
@@ -50,6 +50,16 @@ def every_server(request: Request) -> dict[str, Any]:
     """What every page's header shows: each server's status."""
     services = getattr(request.state, "services", None)
     return {"servers": services.servers.statuses if services is not None else []}
+
+
+THEMES = ("light", "dark")
+
+
+def reader_theme(request: Request) -> dict[str, Any]:
+    """The theme the reader chose with the header's toggle (static/theme.js keeps it in the `theme` cookie), so
+    the page is drawn in it from the first paint; None: no choice made, the system's (prefers-color-scheme)."""
+    theme = request.cookies.get("theme")
+    return {"ui_theme": theme if theme in THEMES else None}
 
 
 COMPACT_WIDTH = 120
