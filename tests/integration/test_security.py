@@ -22,6 +22,7 @@ GUARDED = [
     "/",
     "/jobs/nosuchjob",
     "/fragments/jobs",
+    "/fragments/jobs/events",
     "/fragments/server",
     "/fragments/start-form",
     "/tools/arguments?tool=run_job",
