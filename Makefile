@@ -52,5 +52,5 @@ bench: $(STAMP) chromium postgresql ## Speed of the relay on both backends, writ
 clean: ## Remove the virtualenv and local data
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
 
-screenshot: $(STAMP) chromium ## Regenerate docs/screenshot.png
+screenshot: $(STAMP) chromium ## Regenerate the README's pictures: docs/screenshot.png, -dark and -phone
 	$(PY) -m docs.screenshot

@@ -1,16 +1,38 @@
-"""Regenerate docs/screenshot.png: a job part-way through, in headless Chromium (`make screenshot`)."""
+"""Regenerate the README's pictures in headless Chromium (`make screenshot`): a run_job job part-way through, with
+lines of all eight levels, in the light theme (docs/screenshot.png), the dark one (docs/screenshot-dark.png) and at
+a phone's width (docs/screenshot-phone.png)."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Literal
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.helpers import Dashboard
 
-OUT = Path(__file__).parent / "screenshot.png"
+DOCS = Path(__file__).parent
+# name: (width, height, theme)
+SHOTS: dict[str, tuple[int, int, Literal["light", "dark"]]] = {
+    "screenshot.png": (1280, 860, "light"),
+    "screenshot-dark.png": (1280, 860, "dark"),
+    "screenshot-phone.png": (390, 844, "light"),
+}
+
+
+def shoot(browser: Browser, url: str, out: Path, width: int, height: int, theme: Literal["light", "dark"]) -> None:
+    """Start a job from the form and take the page once 50 of its 80 lines are in: the bar near two thirds."""
+    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=theme)
+    page = context.new_page()
+    page.goto(url + "/")
+    page.fill("#arguments", '{"steps": 40, "delay": 0.12}')
+    page.click("button.primary")
+    expect(page.locator("#log > li[data-seq='50']")).to_be_attached(timeout=30_000)
+    page.screenshot(path=str(out))
+    context.close()
+    print(f"wrote {out}")
 
 
 def main() -> None:
@@ -19,16 +41,11 @@ def main() -> None:
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1280, "height": 860})
-                page.goto(app.url + "/")
-                page.fill("#arguments", '{"steps": 40, "delay": 0.12}')
-                page.click("button.primary")
-                expect(page.locator("#log > li[data-seq='50']")).to_be_attached(timeout=30_000)
-                page.screenshot(path=str(OUT))
+                for name, (width, height, theme) in SHOTS.items():
+                    shoot(browser, app.url, DOCS / name, width, height, theme)
                 browser.close()
         finally:
             app.stop()
-    print(f"wrote {OUT}")
 
 
 if __name__ == "__main__":
