@@ -26,7 +26,7 @@ def test_a_filtered_stream_sends_only_matching_lines_and_resumes_after_the_last_
     follow(client, job_id)
     events = all_events(client, job_id)
     errors = [e["seq"] for e in events if e["level"] == "error"]
-    params = {"levels": "error", "after": 0}
+    params = {"levels": "error", "after": "0"}
     with client.stream("GET", f"/jobs/{job_id}/events", params=params, timeout=10) as response:
         messages = list(read_sse(response.iter_lines()))
     lines = [seq for message in messages for seq in message.seqs]
