@@ -23,13 +23,18 @@
     return log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   }
 
-  function followTail(log) {
+  // Once a frame, however many messages came; and not if the reader scrolled away since it was asked for. Lines
+  // out of view are laid out at an estimated height (content-visibility), so the real bottom may only be known
+  // once the scroll has brought them into view: while following, the frame after makes sure of it.
+  function followTail(log, settling = 2) {
     if (!following || scrollQueued) return;
     scrollQueued = true;
     requestAnimationFrame(() => {
       scrollQueued = false;
-      // Once a frame, however many messages came; and not if the reader scrolled away since it was asked for.
-      if (following) log.scrollTop = log.scrollHeight;
+      if (!following) return;
+      log.scrollTop = log.scrollHeight;
+      if (settling > 0 && !isAtBottom(log)) followTail(log, settling - 1);
+      else if (settling > 0) requestAnimationFrame(() => following && !isAtBottom(log) && followTail(log, settling - 1));
     });
   }
 

@@ -242,3 +242,22 @@ def test_times_switch_between_the_utc_clock_and_the_time_since_the_start(page: P
     page.locator("#time-mode").focus()
     page.keyboard.press("Enter")
     expect(page.locator("#seq-1 time")).to_have_text(clock)
+
+
+def test_following_keeps_the_newest_line_in_view_when_long_lines_wrap(page: Page, dashboard: Dashboard) -> None:
+    page.set_viewport_size({"width": 1366, "height": 900})
+    script = [{"log": {"level": "info", "logger": "long", "data": f"{i} " + "x" * 750}} for i in range(60)]
+    with dashboard.client() as client:
+        response = client.post("/api/jobs", json={"tool": "scripted", "arguments": {"script": script, "delay": 0.05}})
+        job_id = response.json()["id"]
+        page.goto(f"{dashboard.url}/jobs/{job_id}")
+        follow(client, job_id)
+    expect(page.locator("#log > li")).to_have_count(60, timeout=TIMEOUT)
+    page.wait_for_function(
+        """() => {
+            const log = document.getElementById('log');
+            const newest = log.lastElementChild.getBoundingClientRect();
+            return newest.bottom <= log.getBoundingClientRect().bottom + 1 && newest.bottom <= innerHeight;
+        }""",
+        timeout=TIMEOUT,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def test_a_line_over_the_page_limit_shows_a_preview_and_links_to_all_of_it(tight
     data = {"report": "x" * 1000}
     job = run_to_end(tight, "scripted", script=log_of(data))
     page = tight.get(f"/jobs/{job['id']}", headers=HTML).text
-    assert "1018 B in all" in page and f'href="/api/jobs/{job["id"]}/events/1"' in page
+    whole_line = len(json.dumps(data))  # a line shows its data as one line of JSON
+    assert f"{whole_line} B in all" in page and f'href="/api/jobs/{job["id"]}/events/1"' in page
     log = page[page.index('id="log"') :]  # (the arguments above the log hold the data too: it was sent in them)
     assert "x" * 280 in log and "x" * 300 not in log  # only the preview (300 bytes) is in the log
     whole = tight.get(f"/api/jobs/{job['id']}/events/1").json()
