@@ -337,6 +337,7 @@
     const search = document.getElementById("filter-q");
     if (event.key === "/" && search) {
       event.preventDefault();
+      search.closest("details")?.setAttribute("open", ""); // folded on a phone
       search.focus();
       search.select();
     } else if (event.key === "End" && logOf()) {

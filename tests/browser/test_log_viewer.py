@@ -261,3 +261,20 @@ def test_following_keeps_the_newest_line_in_view_when_long_lines_wrap(page: Page
         }""",
         timeout=TIMEOUT,
     )
+
+
+def test_on_a_phone_the_filters_fold_away_until_wanted(page: Page, dashboard: Dashboard) -> None:
+    job_id = finished_job(dashboard, steps=8, delay=0)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{dashboard.url}/jobs/{job_id}")
+    expect(page.locator(".filters-box > summary")).to_be_visible()
+    expect(page.locator("#filter-q")).to_be_hidden()
+    page.locator("h1").click()
+    page.keyboard.press("/")
+    expect(page.locator("#filter-q")).to_be_focused()
+    page.goto(f"{dashboard.url}/jobs/{job_id}?levels=error")  # a filter on: shown unfolded
+    expect(page.locator("[data-filter-level=error] input")).to_be_visible()
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"{dashboard.url}/jobs/{job_id}")  # wide: simply there
+    expect(page.locator(".filters-box > summary")).to_be_hidden()
+    expect(page.locator("#filter-q")).to_be_visible()
