@@ -124,6 +124,8 @@
     const pad = (n) => String(n).padStart(2, "0");
     return h ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
   }
+  // Shared with the scripts that run after this one (jobs.js).
+  window.mcpLive = Object.freeze({ duration });
 
   function rateOf(now, progress) {
     const last = samples[samples.length - 1];

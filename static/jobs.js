@@ -28,14 +28,7 @@
     return days === 1 ? "1 day ago" : `${days} days ago`;
   }
 
-  function duration(seconds) {
-    // As the server writes it (rendering.duration): 12.3 s, 4:05, 1:02:03.
-    if (seconds < 60) return `${Math.max(seconds, 0).toFixed(1)} s`;
-    const whole = Math.floor(seconds);
-    const [h, m, s] = [Math.floor(whole / 3600), Math.floor((whole % 3600) / 60), whole % 60];
-    const pad = (n) => String(n).padStart(2, "0");
-    return h ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
-  }
+  const { duration } = window.mcpLive; // app.js, which runs first: as the server writes durations
 
   function setText(element, text) {
     if (element.textContent !== text) element.textContent = text;

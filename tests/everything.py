@@ -15,9 +15,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from webapp.bundled import free_port, wait_until_listening
+from webapp.bundled import ChildServer
 
 PACKAGE = "@modelcontextprotocol/server-everything"
 VERSION = "2026.8.31"
@@ -109,51 +109,28 @@ def install(directory: Path | None = None) -> tuple[Path, Path]:
     return entry, preload
 
 
-class EverythingServer:
+class EverythingServer(ChildServer):
     """`node dist/index.js TRANSPORT` of server-everything on `port` (a free one by default), loopback only;
-    `url` is its endpoint: /mcp for streamable HTTP, /sse for the legacy SSE transport."""
-
-    host = "127.0.0.1"
+    `url` is its endpoint: /mcp for streamable HTTP, /sse for the legacy SSE transport. Stopped with SIGTERM: it
+    handles SIGINT only on streamable HTTP, and SIGTERM's default (exit at once) applies to both."""
 
     def __init__(self, transport: Transport = "streamableHttp", port: int | None = None) -> None:
+        super().__init__("127.0.0.1", port)
         self.transport = transport
-        self.port = port or free_port(self.host)
         self.url = f"http://{self.host}:{self.port}{ENDPOINTS[transport]}"
-        self._process: subprocess.Popen[bytes] | None = None
-        self._output = tempfile.TemporaryFile()
 
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def start(self, timeout: float = 20.0) -> EverythingServer:
+    def start(self, timeout: float = 20.0) -> Self:
         entry, preload = install()
         command = [_command("node"), "--require", str(preload), str(entry), self.transport]
         # Its `get-env` tool answers with the server's whole environment: give it only what node needs.
         env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ}
         env["PORT"] = str(self.port)
-        self._process = subprocess.Popen(command, stdout=self._output, stderr=subprocess.STDOUT, env=env)
-        try:
-            wait_until_listening(self.host, self.port, timeout=timeout, process=self._process)
-        except (RuntimeError, TimeoutError) as exc:
-            self.stop()
-            raise RuntimeError(f"server-everything ({self.transport}) did not start: {exc}\n{self.output()}") from exc
+        self.launch(command, what=f"server-everything ({self.transport})", timeout=timeout, env=env)
         return self
 
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
-
-    def stop(self) -> None:
-        # It handles SIGINT only on streamable HTTP, so SIGTERM's default (exit at once) applies to both transports.
-        if self._process is None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-
-    def output(self) -> str:
-        self._output.seek(0)
-        return self._output.read().decode(errors="replace")

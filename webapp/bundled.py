@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Self
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -45,14 +46,19 @@ class ChildServer:
         self._process: subprocess.Popen[bytes] | None = None
         self._output = tempfile.TemporaryFile()
 
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self, timeout: float = 20.0) -> Self:
         command = [sys.executable, "-m", self.module, "--host", self.host, "--port", str(self.port)]
-        self._process = subprocess.Popen(command, stdout=self._output, stderr=subprocess.STDOUT)
+        self.launch(command, what=f"the MCP server {self.module}", timeout=timeout)
+        return self
+
+    def launch(self, command: list[str], *, what: str, timeout: float, env: dict[str, str] | None = None) -> None:
+        """Run `command` and wait until it listens on the port; its output is kept for `output()`."""
+        self._process = subprocess.Popen(command, stdout=self._output, stderr=subprocess.STDOUT, env=env)
         try:
             wait_until_listening(self.host, self.port, timeout=timeout, process=self._process)
         except (RuntimeError, TimeoutError) as exc:
             self.stop()
-            raise RuntimeError(f"the MCP server {self.module} did not start: {exc}\n{self.output()}") from exc
+            raise RuntimeError(f"{what} did not start: {exc}\n{self.output()}") from exc
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: no goodbye to anyone."""

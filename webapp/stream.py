@@ -128,16 +128,8 @@ async def filtered(services: Services, feed: JobFeed, seen: Seen, only: EventFil
         lines, last = feed.matching_lines_after(seen.cursor, only)
     else:
         known = feed.last_seq  # every matching event up to here is in the store
-        events = await services.store.events_after(feed.job_id, seen.cursor, READ_EVENTS, only)
-        lines, size, last = [], 0, seen.cursor
-        for event in events:
-            line = sse_data(render_line(services.templates, event))
-            if lines and size + len(line) > feed.message_bytes:
-                break
-            lines.append(line)
-            size += len(line)
-            last = event.seq
-        if len(lines) == len(events) < READ_EVENTS:
+        lines, last, whole = await lines_from_store(services, feed, seen.cursor, only)
+        if whole:
             last = max(last, known)  # nothing else before `known` matches
     message = feed.compose(lines, seen, last)
     if message is not None:
@@ -147,6 +139,24 @@ async def filtered(services: Services, feed: JobFeed, seen: Seen, only: EventFil
     return message
 
 
+async def lines_from_store(
+    services: Services, feed: JobFeed, cursor: int, only: EventFilter | None = None
+) -> tuple[list[str], int, bool]:
+    """The lines after `cursor` (that `only` lets through) read from the store and rendered for one viewer, as many
+    as one message holds; the seq of the last one; and whether that was all the store had after `cursor`."""
+    events = await services.store.events_after(feed.job_id, cursor, READ_EVENTS, only)
+    lines: list[str] = []
+    size, last = 0, cursor
+    for event in events:
+        line = sse_data(render_line(services.templates, event))
+        if lines and size + len(line) > feed.message_bytes:
+            break
+        lines.append(line)
+        size += len(line)
+        last = event.seq
+    return lines, last, len(lines) == len(events) < READ_EVENTS
+
+
 async def catch_up(services: Services, feed: JobFeed, seen: Seen, *, replace_log: bool) -> bytes | None:
     """The next lines for a viewer behind the feed: from the store, rendered for this viewer alone, in a
     message bounded in bytes as well as in count. `replace_log`: it skipped ahead, so the page's log is
@@ -154,15 +164,7 @@ async def catch_up(services: Services, feed: JobFeed, seen: Seen, *, replace_log
     if seen.cursor >= feed.first_seq - 1:
         lines, last = feed.lines_after(seen.cursor)
     else:
-        events = await services.store.events_after(feed.job_id, seen.cursor, READ_EVENTS)
-        lines, size, last = [], 0, seen.cursor
-        for event in events:
-            line = sse_data(render_line(services.templates, event))
-            if lines and size + len(line) > feed.message_bytes:
-                break
-            lines.append(line)
-            size += len(line)
-            last = event.seq
+        lines, last, _ = await lines_from_store(services, feed, seen.cursor)
     note = None
     if replace_log and feed.job is not None:
         html = render_hidden_lines(services.templates, feed.job, seen.cursor)
