@@ -173,6 +173,7 @@
       showNewLines();
     }
     showCounts(added.length);
+    markMatches(added);
     if (sinceStart) showTimes(added);
     announce(added);
   });
@@ -199,6 +200,7 @@
       // Keep the first line where the reader sees it: the older lines go above it.
       const offset = first ? first.offsetTop - log.scrollTop : 0;
       if (sinceStart) showTimes(holder.content.children);
+      markMatches(holder.content.children);
       log.prepend(holder.content);
       if (first) log.scrollTop = first.offsetTop - offset;
       addHidden(-count);
@@ -346,6 +348,56 @@
     }
   });
 
+  // ---- Search matches, marked in the lines ----
+
+  // The search as a JavaScript pattern, or null. The store ran it on RE2, in linear time; this browser's engine
+  // backtracks, so a pattern with a quantified group (the kind that can take exponential time) is not marked.
+  function searchPattern() {
+    const params = new URLSearchParams(location.search);
+    const q = params.get("q");
+    if (!q) return null;
+    if (params.get("regex") !== "1") return new RegExp(q.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi");
+    if (/\)\s*[*+?{]/.test(q)) return null;
+    try {
+      return new RegExp(q, "gi");
+    } catch {
+      return null; // RE2 syntax this engine does not take
+    }
+  }
+
+  let matches = undefined;
+
+  function markMatches(lines) {
+    if (matches === undefined) matches = searchPattern();
+    if (!matches) return;
+    for (const line of lines) {
+      for (const cell of line.querySelectorAll(".logger, .data")) markIn(cell);
+    }
+  }
+
+  function markIn(cell) {
+    // Text nodes only, split around each match: the server's text never becomes markup.
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    const nodes = [];
+    while (walker.nextNode()) nodes.push(walker.currentNode);
+    for (const node of nodes) {
+      const text = node.nodeValue;
+      matches.lastIndex = 0;
+      const parts = [];
+      let at = 0;
+      for (let found = matches.exec(text); found && found[0]; found = matches.exec(text)) {
+        parts.push(text.slice(at, found.index));
+        const mark = document.createElement("mark");
+        mark.textContent = found[0];
+        parts.push(mark);
+        at = found.index + found[0].length;
+      }
+      if (!parts.length) continue;
+      parts.push(text.slice(at));
+      node.replaceWith(...parts);
+    }
+  }
+
   // ---- Times: the UTC clock (as sent), or the time since the job started ----
 
   const TIME_MODE_KEY = "mcp-live:time-mode";
@@ -417,6 +469,7 @@
     const log = logOf();
     if (!log) return;
     if (localStorage.getItem(TIME_MODE_KEY) === "since-start") setTimeMode(true);
+    markMatches(log.children);
     if (location.hash.startsWith("#seq-")) goToLine();
     else log.scrollTop = log.scrollHeight;
   });

@@ -203,6 +203,9 @@ def test_the_keyboard_searches_with_slash_and_goes_to_the_tail_with_end(page: Pa
     assert parse_qs(urlsplit(page.url).query)["q"] == ["step 1[05] at"]
     texts = page.eval_on_selector_all("#log > li .data", "cells => cells.map(c => c.textContent)")
     assert len(texts) == 2 and "step 10 at" in texts[0] and "step 15 at" in texts[1]
+    # What matched is marked in each line, as text.
+    marked = page.eval_on_selector_all("#log mark", "marks => marks.map(m => m.textContent)")
+    assert marked == ["step 10 at", "step 15 at"]
 
 
 def test_a_pattern_that_is_no_regular_expression_is_explained(dashboard: Dashboard) -> None:
