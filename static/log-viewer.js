@@ -280,6 +280,34 @@
     button.setAttribute("aria-expanded", String(!expanded));
   }
 
+  // A line's buttons, added when it is pointed at or its permalink focused (Tab reaches them next).
+  function addTools(line) {
+    if (!line || line.querySelector(".copy")) return;
+    const data = line.querySelector(".data");
+    const text = data?.textContent ?? "";
+    if (/^[[{]/.test(text) && !data.querySelector(".cut")) {
+      line.append(button("expand", "{…}", `Show line ${line.dataset.seq} as indented JSON`));
+      line.lastElementChild.setAttribute("aria-expanded", "false");
+    }
+    line.append(button("copy", "copy", `Copy line ${line.dataset.seq}`));
+  }
+
+  function button(kind, text, title) {
+    const made = document.createElement("button");
+    made.type = "button";
+    made.className = kind;
+    made.title = title;
+    made.textContent = text;
+    return made;
+  }
+
+  for (const type of ["mouseover", "focusin"]) {
+    document.addEventListener(type, (event) => {
+      const line = event.target instanceof Element ? event.target.closest("#log > li") : null;
+      if (line) addTools(line);
+    });
+  }
+
   document.addEventListener("click", async (event) => {
     const target = event.target instanceof Element ? event.target : null;
     if (!target) return;

@@ -160,11 +160,15 @@ def build_server(stats: CallStats | None = None) -> MCPServer:
         return f"sent to {reached} session(s)"
 
     @mcp.tool()
-    async def flood(ctx: Context, count: int = 10000) -> str:
-        """Send `count` log lines and `count` progress notifications back to back (for benchmarks)."""
+    async def flood(ctx: Context, count: int = 10000, timeout_every: int = 0) -> str:
+        """Send `count` log lines and `count` progress notifications back to back (for benchmarks); with
+        `timeout_every`, every so many lines say "upstream timeout" (something to search for)."""
         async with stats.track():
             for n in range(1, count + 1):
-                await send_log(ctx, LEVELS[n % len(LEVELS)], {"n": n}, logger_name="demo.flood")
+                data: dict[str, Any] = {"n": n}
+                if timeout_every and n % timeout_every == 0:
+                    data["msg"] = "upstream timeout"
+                await send_log(ctx, LEVELS[n % len(LEVELS)], data, logger_name="demo.flood")
                 await ctx.report_progress(n, total=count, message=f"{n}/{count}")
         return f"sent {count} log line(s) and {count} progress notification(s)"
 

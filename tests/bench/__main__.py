@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.bench import browser, flood, latency, million, viewers
+from tests.bench import browser, flood, latency, million, reading, viewers
 from tests.bench.common import FULL, QUICK, Backend, PostgresBackend, Reading, Sizes, SQLiteBackend, check_backend
 from tests.bench.report import Outcome, Section, write
 
@@ -81,6 +81,19 @@ SCENARIOS = {
             browser.FIGURES,
         ),
         browser.measure,
+    ),
+    "reading": Scenario(
+        Section(
+            "reading",
+            "issue 8's test: a `flood(50000, timeout_every=100)` (100,000 lines, 250 of them errors that say "
+            "“timeout”). Then, one after the other: its page; the page of only those errors "
+            "(`levels=error&q=timeout`); "
+            "exporting them (text, checked to be exactly those lines); and Chromium with the dark theme opening "
+            "that view with `#seq-N` of one of them, until the line is marked. Each is wall time from the request "
+            "to the whole answer (or to the marked line).",
+            reading.FIGURES,
+        ),
+        reading.measure,
     ),
 }
 BACKENDS: dict[str, Callable[[Path], Backend]] = {

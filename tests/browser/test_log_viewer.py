@@ -181,6 +181,16 @@ def test_copy_a_line_and_show_its_data_as_indented_json(clipboard_page: Page, da
     expect(page.locator("#seq-1 .expand")).to_have_attribute("aria-expanded", "false")
     assert "\n" not in data.inner_text()
 
+    # By keyboard: a line's permalink, then its buttons, come next in the tab order.
+    page.locator("#seq-3 a.seq").focus()
+    page.keyboard.press("Tab")
+    expect(page.locator("#seq-3 .expand")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("#seq-3 .copy")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#seq-3 .copy")).to_have_text("copied")
+    assert page.evaluate("() => navigator.clipboard.readText()").startswith("#3 ")
+
 
 def test_the_keyboard_searches_with_slash_and_goes_to_the_tail_with_end(page: Page, dashboard: Dashboard) -> None:
     job_id = finished_job(dashboard, steps=60, delay=0)
