@@ -94,7 +94,7 @@ def test_hostile_text_from_the_server_is_shown_as_text(page: Page, dashboard: Da
 def test_the_dom_keeps_at_most_max_lines_and_says_how_many_are_hidden(page: Page, small_dashboard: Dashboard) -> None:
     page.goto(small_dashboard.url + "/")
     page.select_option("#tool", "flood")
-    expect(page.locator("#arguments")).to_have_value('{\n  "count": 10000\n}', timeout=TIMEOUT)
+    expect(page.locator("#arguments")).to_have_value('{\n  "count": 10000,\n  "timeout_every": 0\n}', timeout=TIMEOUT)
     start_from_form(page, small_dashboard, "flood", {"count": 100})
     expect(page.locator("#job-status [data-state]")).to_have_attribute("data-state", "succeeded", timeout=TIMEOUT)
     expect(page.locator("#log > li").last).to_have_attribute("data-seq", "200", timeout=TIMEOUT)
