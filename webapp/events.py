@@ -136,6 +136,9 @@ class Job:
     linger: float = 0.0  # seconds the connection stays open after the call, for what the server sends late
     lingering_until: float | None = None  # set from the call's end to the end of its linger
     server: str | None = None  # the configured server's name (None: a job from before servers had names)
+    # Events kept, by kind, and log lines kept, by level: the filters' counts, without reading the events.
+    kind_counts: dict[str, int] = field(default_factory=dict)
+    level_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def settled(self) -> bool:
@@ -148,7 +151,7 @@ class Job:
         return percent_of(self.progress, self.total)
 
     def copy(self) -> Job:
-        return dataclasses.replace(self)
+        return dataclasses.replace(self, kind_counts=dict(self.kind_counts), level_counts=dict(self.level_counts))
 
     def to_json(self) -> dict[str, Any]:
         return {

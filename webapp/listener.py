@@ -22,7 +22,7 @@ from typing import Literal
 
 import anyio
 
-from webapp.events import Job
+from webapp.events import MAX_SEQ, Job
 from webapp.hub import Pacer
 from webapp.mcp_link import LinkError, Target, open_link
 from webapp.recorder import Limits, Recorder
@@ -52,7 +52,8 @@ class ServerListener:
         self.state: ListenerState = "starting"
         self.note: str | None = None
         self._store = store
-        self._limits = limits or Limits()
+        # A server's log has no end: no count of lines stops it (retention, --keep-days, bounds it instead).
+        self._limits = dataclasses.replace(limits or Limits(), events=MAX_SEQ)
         self._on_tools_changed = on_tools_changed
 
     async def run(self) -> None:

@@ -19,7 +19,7 @@ from webapp.events import LEVELS, MAX_SEQ, Job, JobState, LogLevel
 from webapp.rendering import example_arguments
 from webapp.schema_form import ArgumentErrors, describe_form, read_arguments, submitted_values
 from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services
-from webapp.store import StoreUnavailable
+from webapp.store import EventCounts, StoreUnavailable
 
 router = APIRouter(default_response_class=HTMLResponse)
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -286,7 +286,10 @@ async def job_page(request: Request, job_id: str, services: ServicesDep, only: F
         first = max(0, job.last_seq - max_lines)
         events = await services.store.events_after(job_id, first, max_lines)
         after = events[-1].seq if events else first
-    counts = await services.store.count_events(job_id, after, only)
+    if only or (job.last_seq and not job.kind_counts):
+        counts = await services.store.count_events(job_id, after, only)  # (a job from before counts were kept)
+    else:  # kept with the job as its events came: nothing to read
+        counts = EventCounts(after, after, job.level_counts, job.kind_counts)
     context = {
         "job": job,
         "events": events,

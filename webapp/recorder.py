@@ -156,7 +156,11 @@ class Recorder:
         return True
 
     def _append(self, event: Event) -> None:
-        self.job.last_seq = event.seq
+        job = self.job
+        job.last_seq = event.seq
+        job.kind_counts[event.kind] = job.kind_counts.get(event.kind, 0) + 1
+        if event.level is not None:
+            job.level_counts[event.level] = job.level_counts.get(event.level, 0) + 1
         self._pending.append(event)
         self.last_activity = time.monotonic()
         self.news.set()

@@ -43,6 +43,21 @@ def test_log_lines_at_warning_or_worse_are_counted_as_they_come(recorder: Record
     assert job.warnings == 5  # in the snapshot the store writes
 
 
+def test_events_are_counted_by_kind_and_log_lines_by_level_as_they_come(recorder: Recorder) -> None:
+    recorder.log("debug", None, "a")
+    recorder.log("error", "x", "b")
+    recorder.log("error", "x", "c")
+    recorder.progress(1, 2, None)
+    recorder.notification("notifications/tools/list_changed", {})
+    recorder.stderr("oops")
+    job = recorder.job
+    assert job.kind_counts == {"log": 3, "progress": 1, "notification": 1, "stderr": 1}
+    assert job.level_counts == {"debug": 1, "error": 2}
+    _, snapshot = recorder.pending()
+    recorder.log("info", None, "d")  # the snapshot a write takes does not move on with the job
+    assert snapshot.level_counts == {"debug": 1, "error": 2} and job.level_counts["info"] == 1
+
+
 def test_lines_beyond_the_limit_of_events_are_not_counted_as_warnings() -> None:
     recorder = Recorder(Job(id="j", tool="t", arguments={}, idle_timeout=None, max_duration=None), Limits(events=1))
     recorder.log("error", None, "kept")

@@ -342,7 +342,7 @@ def job_news(job_id: str) -> tuple[str, ...]:
 JOB_COLUMNS = (
     "id, tool, arguments, state, created_at, finished_at, progress, total, message, result, error,"
     " idle_timeout, max_duration, last_seq, worker, cancel_requested_at, dropped_events, log_level, linger,"
-    " lingering_until, server, warnings"
+    " lingering_until, server, warnings, counts"
 )
 EVENT_COLUMNS = (
     "job_id, seq, kind, received_at, level, logger, data, progress, total, message, note, data_bytes, method"
@@ -377,6 +377,7 @@ def job_row(job: Job) -> tuple[Any, ...]:
         job.lingering_until,
         job.server,
         job.warnings,
+        counts_json(job),
     )
 
 
@@ -394,6 +395,7 @@ def job_update(job: Job) -> tuple[Any, ...]:
         job.dropped_events,
         job.lingering_until,
         job.warnings,
+        counts_json(job),
     )
 
 
@@ -409,6 +411,7 @@ _UPDATED = (
     "dropped_events",
     "lingering_until",
     "warnings",
+    "counts",
 )
 JOB_UPDATE = ", ".join(f"{name}={{0}}" for name in _UPDATED)  # .format("?") or .format("%s")
 
@@ -438,7 +441,20 @@ def job_from_row(row: Sequence[Any]) -> Job:
         lingering_until=row[19],
         server=row[20],
         warnings=row[21],
+        **counts_from_json(row[22]),
     )
+
+
+def counts_json(job: Job) -> str:
+    return json_text({"kinds": job.kind_counts, "levels": job.level_counts})
+
+
+def counts_from_json(text: str | None) -> dict[str, dict[str, int]]:
+    """A job's counts as stored; a job from before they were kept has none (its page counts its events)."""
+    if text is None:
+        return {}
+    counts = json.loads(text)
+    return {"kind_counts": counts["kinds"], "level_counts": counts["levels"]}
 
 
 def event_rows(events: Sequence[Event]) -> list[tuple[Any, ...]]:
