@@ -151,9 +151,13 @@ class JobFeed:
         for event in events:
             self._lines.append(sse_data(render_line(self._templates, event)))
             self._events.append(event)
-            self._by_kind[event.kind] = self._by_kind.get(event.kind, 0) + 1
-            if event.kind == "log" and event.level is not None:
-                self._by_level[event.level] = self._by_level.get(event.level, 0) + 1
+        if job.kind_counts:  # kept with the job as its events came (with the read's last ones, if it was cut short)
+            self._by_level, self._by_kind = job.level_counts, job.kind_counts
+        else:  # a job from before counts were kept: counted here, from what the feed reads
+            for event in events:
+                self._by_kind[event.kind] = self._by_kind.get(event.kind, 0) + 1
+                if event.kind == "log" and event.level is not None:
+                    self._by_level[event.level] = self._by_level.get(event.level, 0) + 1
         if events:
             self.last_seq = events[-1].seq
         if events or self.counts.version < 0:
