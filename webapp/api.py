@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from webapp.events import KINDS, LEVELS, MAX_SEQ, Job, JobState, LogLevel
+from webapp.events import KINDS, LEVELS, MAX_SEQ, Event, Job, JobState, LogLevel
 from webapp.export import MEDIA_TYPES, ExportFormat, export_lines, file_name
 from webapp.monitor import ServerMonitor, ServerStatus
 from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services
@@ -164,9 +164,7 @@ async def list_events(
     limit: Annotated[int, Query(ge=1, le=10000)] = 10000,
 ) -> dict[str, Any]:
     await find_job(services, job_id)
-    # One more than asked tells whether there is more without a second query.
-    events = await services.store.events_after(job_id, after, limit + 1, only)
-    return {"events": [e.to_json() for e in events[:limit]], "more": len(events) > limit}
+    return page_of(await services.store.events_after(job_id, after, limit + 1, only), limit)
 
 
 @router.get("/jobs/{job_id}/export")
@@ -222,8 +220,7 @@ async def list_server_events(
 ) -> dict[str, Any]:
     """What the server sent outside any job, in the shape of a job's events: its own sequence, from 1."""
     find_server(services, name)
-    events = await services.store.server_events_after(name, after, limit + 1, only)
-    return {"events": [e.to_json() for e in events[:limit]], "more": len(events) > limit}
+    return page_of(await services.store.server_events_after(name, after, limit + 1, only), limit)
 
 
 @router.get("/servers/{name}/events/{seq}")
@@ -242,6 +239,11 @@ async def server_status(services: ServicesDep, refresh: bool = False) -> dict[st
     """The first server's status as last checked, or checked now with `?refresh=true`."""
     status = await services.monitor.refresh() if refresh else services.monitor.status
     return server_json(services, status)
+
+
+def page_of(events: list[Event], limit: int) -> dict[str, Any]:
+    """A page of events, read one more than asked: that one tells whether there is more, without a second query."""
+    return {"events": [e.to_json() for e in events[:limit]], "more": len(events) > limit}
 
 
 def find_server(services: Services, name: str) -> ServerMonitor:

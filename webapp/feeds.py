@@ -25,7 +25,7 @@ from starlette.templating import Jinja2Templates
 from webapp.events import Event, Job
 from webapp.hub import Hub, Pacer, job_topic
 from webapp.rendering import render_line, render_progress, render_status
-from webapp.store import EventFilter, Store, StoreUnavailable
+from webapp.store import EventFilter, Store, StoreUnavailable, counts_of
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +120,9 @@ class JobFeed:
         if self.job is None:  # new: serve from the job's end on; viewers behind it read the store
             job = await self._store.get_job(self.job_id)
             self.last_seq = job.last_seq if job else 0
-            if job is not None and (job.kind_counts or not job.last_seq):
-                self._by_level, self._by_kind = dict(job.level_counts), dict(job.kind_counts)
-            else:  # a job from before counts were kept with it
-                counts = await self._store.count_events(self.job_id, self.last_seq)
-                self._by_level, self._by_kind = dict(counts.by_level), dict(counts.by_kind)
+            if job is not None:
+                counts = await counts_of(self._store, job)
+                self._by_level, self._by_kind = counts.by_level, counts.by_kind
         pacer = Pacer(**READ_PACE)
         while True:
             news = self._hub.watch(topic)

@@ -19,7 +19,7 @@ from webapp.events import LEVELS, MAX_SEQ, Job, JobState, LogLevel
 from webapp.rendering import example_arguments
 from webapp.schema_form import ArgumentErrors, describe_form, read_arguments, submitted_values
 from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services
-from webapp.store import EventCounts, StoreUnavailable
+from webapp.store import StoreUnavailable, counts_of
 
 router = APIRouter(default_response_class=HTMLResponse)
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -286,21 +286,19 @@ async def job_page(request: Request, job_id: str, services: ServicesDep, only: F
         first = max(0, job.last_seq - max_lines)
         events = await services.store.events_after(job_id, first, max_lines)
         after = events[-1].seq if events else first
-    if only or (job.last_seq and not job.kind_counts):
-        counts = await services.store.count_events(job_id, after, only)  # (a job from before counts were kept)
-    else:  # kept with the job as its events came: nothing to read
-        counts = EventCounts(after, after, job.level_counts, job.kind_counts)
+    matching = await services.store.count_matching(job_id, after, only) if only else after
     context = {
         "job": job,
         "events": events,
         "after": after,
-        "hidden": counts.matching - len(events),
+        "hidden": matching - len(events),
         "max_lines": max_lines,
         "server": services.monitor.status,
         "now": time.time(),  # the page's clock, against which app.js measures elapsed time
         "only": only,
         "filter_query": filter_query(only),
-        "counts": counts,
+        "counts": await counts_of(services.store, job),
+        "matching": matching,
     }
     return services.templates.TemplateResponse(request, "job.html", context)
 

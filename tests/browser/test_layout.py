@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser.conftest import open_page
 from tests.helpers import Dashboard, start_job
 
 TIMEOUT = 30_000  # ms: the bound of every wait below
@@ -46,13 +47,8 @@ MEASURE = """() => {
 @pytest.fixture(params=list(SIZES))
 def sized(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
     width, height = SIZES[request.param]
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
+    with open_page(browser, width, height) as page:
+        yield page
 
 
 def assert_made_for_watching(m: dict[str, Any]) -> None:

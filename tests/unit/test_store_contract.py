@@ -10,7 +10,7 @@ import pytest
 
 from webapp.events import Event, Job, JobState
 from webapp.hub import JOBS, QUEUE, Hub, cancel_topic, job_topic, server_topic
-from webapp.store import EventFilter, JobLost, Store, WorkerInfo, open_store
+from webapp.store import EventCounts, EventFilter, JobLost, Store, WorkerInfo, counts_of, open_store
 from webapp.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.anyio
@@ -402,11 +402,17 @@ async def test_filters_run_in_the_store_and_combine(store: Store) -> None:
     # Pages of older lines, newest first taken, in seq order; and counts, in all and by filter.
     assert [e.seq for e in await store.events_before("f", 6, 2)] == [4, 5]
     assert [e.seq for e in await store.events_before("f", 6, 2, EventFilter(levels=("error", "info")))] == [1, 2]
-    counts = await store.count_events("f", 5, EventFilter(q="timeout"))
-    assert (counts.total, counts.matching) == (5, 2)
+    counts = await store.count_events("f", 5)
     assert counts.by_level == {"info": 1, "error": 1, "warning": 1}
     assert counts.by_kind == {"log": 3, "progress": 1, "notification": 1}
-    assert (await store.count_events("f", 6)).matching == 6
+    assert await store.count_matching("f", 5, EventFilter(q="timeout")) == 2
+    assert await store.count_matching("f", 6, EventFilter(levels=("error",))) == 2
+    # A job kept without its counts (from before they were kept) is counted from its events.
+    stored = await store.get_job("f")
+    assert stored is not None and not stored.kind_counts
+    assert (await counts_of(store, stored)).by_kind == {"log": 4, "progress": 1, "notification": 1}
+    stored.kind_counts, stored.level_counts = {"log": 9}, {"info": 9}  # kept: taken as they are
+    assert await counts_of(store, stored) == EventCounts({"info": 9}, {"log": 9})
 
 
 async def test_jobs_are_listed_by_state_as_shown_and_by_tool(store: Store) -> None:

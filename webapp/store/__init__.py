@@ -163,22 +163,28 @@ def like_pattern(text: str, *, prefix: bool = False) -> str:
 
 @dataclass(frozen=True, slots=True)
 class EventCounts:
-    total: int = 0
-    matching: int = 0  # let through by the filter asked for (all, without one)
-    by_level: dict[str, int] = field(default_factory=dict)  # log lines, by level
+    """A job's log lines by level and its events by kind: what the log's filter toggles show."""
+
+    by_level: dict[str, int] = field(default_factory=dict)
     by_kind: dict[str, int] = field(default_factory=dict)
 
 
-def counts_from_rows(rows: Sequence[Sequence[Any]], matching: int | None) -> EventCounts:
+def counts_from_rows(rows: Sequence[Sequence[Any]]) -> EventCounts:
     """From (kind, level, count) rows grouped by kind and level."""
-    by_level: dict[str, int] = {}
-    by_kind: dict[str, int] = {}
+    counts = EventCounts()
     for kind, level, count in rows:
-        by_kind[kind] = by_kind.get(kind, 0) + count
+        counts.by_kind[kind] = counts.by_kind.get(kind, 0) + count
         if kind == "log" and level is not None:
-            by_level[level] = by_level.get(level, 0) + count
-    total = sum(by_kind.values())
-    return EventCounts(total, total if matching is None else matching, by_level, by_kind)
+            counts.by_level[level] = counts.by_level.get(level, 0) + count
+    return counts
+
+
+async def counts_of(store: Store, job: Job) -> EventCounts:
+    """The job's counts, as kept with it while its events came; counted from its events for a job from before
+    they were kept."""
+    if job.kind_counts or not job.last_seq:
+        return EventCounts(dict(job.level_counts), dict(job.kind_counts))
+    return await store.count_events(job.id, job.last_seq)
 
 
 COUNT_SQL = "SELECT kind, level, count(*) FROM events WHERE job_id={0} AND seq<={0} GROUP BY kind, level"
@@ -233,9 +239,11 @@ class Store(Protocol):
         """The newest `limit` events with seq < before (that `only` lets through), in seq order: a page of older
         lines."""
 
-    async def count_events(self, job_id: str, upto: int, only: EventFilter | None = None) -> EventCounts:
-        """How many of the job's events up to seq `upto` there are: in all, by log level, by kind, and (with
-        `only`) that it lets through."""
+    async def count_events(self, job_id: str, upto: int) -> EventCounts:
+        """The job's events up to seq `upto`, counted by kind and its log lines by level (see `counts_of`)."""
+
+    async def count_matching(self, job_id: str, upto: int, only: EventFilter) -> int:
+        """How many of the job's events up to seq `upto` `only` lets through."""
 
     async def job_and_events_after(self, job_id: str, after: int, limit: int) -> tuple[Job | None, list[Event]]:
         """The job and its events after `after`, as one snapshot: the job's fields match those events."""

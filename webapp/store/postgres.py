@@ -296,14 +296,18 @@ class PostgresStore:
             rows = await cursor.fetchall()
         return [event_from_row(row) for row in reversed(rows)]
 
-    async def count_events(self, job_id: str, upto: int, only: EventFilter | None = None) -> EventCounts:
-        where, params = only.sql("%s", "ILIKE", "~*") if only else ("", [])
-        async with self._connection() as conn, conn.pipeline():
-            counted = await conn.execute(COUNT_SQL.format("%s"), (job_id, upto))
-            matched = await conn.execute(MATCHING_SQL.format("%s") + where, (job_id, upto, *params)) if only else None
-            rows = await counted.fetchall()
-            row = await matched.fetchone() if matched is not None else None
-        return counts_from_rows(rows, None if row is None else int(row[0]))
+    async def count_events(self, job_id: str, upto: int) -> EventCounts:
+        async with self._connection() as conn:
+            cursor = await conn.execute(COUNT_SQL.format("%s"), (job_id, upto))
+            rows = await cursor.fetchall()
+        return counts_from_rows(rows)
+
+    async def count_matching(self, job_id: str, upto: int, only: EventFilter) -> int:
+        where, params = only.sql("%s", "ILIKE", "~*")
+        async with self._connection() as conn:
+            cursor = await conn.execute(MATCHING_SQL.format("%s") + where, (job_id, upto, *params))
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
 
     async def job_and_events_after(self, job_id: str, after: int, limit: int) -> tuple[Job | None, list[Event]]:
         recalled = self._recall(job_id, after, limit)

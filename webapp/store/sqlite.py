@@ -234,18 +234,17 @@ class SQLiteStore:
         rows = await read(lambda db: db.execute(query, (job_id, before, *params, limit)).fetchall())
         return [event_from_row(row) for row in reversed(rows)]
 
-    async def count_events(self, job_id: str, upto: int, only: EventFilter | None = None) -> EventCounts:
-        where, params = only.sql("?", "LIKE", "REGEXP") if only else ("", [])
+    # A count walks all of a job's events: in a thread, never on the loop.
 
-        def count(db: sqlite3.Connection) -> EventCounts:
-            rows = db.execute(COUNT_SQL.format("?"), (job_id, upto)).fetchall()
-            matching = None
-            if only:
-                matching = db.execute(MATCHING_SQL.format("?") + where, (job_id, upto, *params)).fetchone()[0]
-            return counts_from_rows(rows, matching)
+    async def count_events(self, job_id: str, upto: int) -> EventCounts:
+        rows = await self._read_aside(lambda db: db.execute(COUNT_SQL.format("?"), (job_id, upto)).fetchall())
+        return counts_from_rows(rows)
 
-        # A count walks all of a job's events: in a thread, never on the loop.
-        return await self._read_aside(count)
+    async def count_matching(self, job_id: str, upto: int, only: EventFilter) -> int:
+        where, params = only.sql("?", "LIKE", "REGEXP")
+        query = MATCHING_SQL.format("?") + where
+        row = await self._read_aside(lambda db: db.execute(query, (job_id, upto, *params)).fetchone())
+        return int(row[0])
 
     async def job_and_events_after(self, job_id: str, after: int, limit: int) -> tuple[Job | None, list[Event]]:
         def read(db: sqlite3.Connection) -> tuple[Any, list[Any]]:
