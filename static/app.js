@@ -19,6 +19,36 @@
     if (question && !window.confirm(question)) event.preventDefault();
   });
 
+  // Every write carries the session's CSRF token (the server refuses a browser's write without it): htmx
+  // requests as a header, forms as a field. Fragments rendered once for every viewer (Rerun in the jobs list)
+  // cannot hold a token of their own, so it is added here, as a form is sent.
+  function csrfToken() {
+    return document.querySelector('meta[name="csrf-token"]')?.content ?? null;
+  }
+
+  document.addEventListener("htmx:config:request", (event) => {
+    const token = csrfToken();
+    if (token) event.detail.ctx.request.headers["X-CSRF-Token"] = token;
+  });
+
+  document.addEventListener(
+    "submit",
+    (event) => {
+      const form = event.target;
+      const token = csrfToken();
+      if (!(form instanceof HTMLFormElement) || !token || form.method.toLowerCase() !== "post") return;
+      let field = form.querySelector('input[name="csrf_token"]');
+      if (!field) {
+        field = document.createElement("input");
+        field.type = "hidden";
+        field.name = "csrf_token";
+        form.append(field);
+      }
+      field.value = token;
+    },
+    true,
+  );
+
   // The element that had focus before a message was swapped in: if the swap removed it (Cancel, once the job
   // has ended), focus goes to the job's status rather than being lost to <body>.
   let focusedBefore = null;

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import anyio
-import uvicorn
 from pydantic import ValidationError
 
-from webapp import worker
+from webapp import serving, worker
 from webapp.app import create_app
 from webapp.runtime import redact
 from webapp.security import WILDCARD_HOSTS, RedactTokens, is_loopback
@@ -111,15 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     settings, made_up = with_token_when_needed(settings)
     for line in welcome(settings, command.role, made_up):
         print(line, flush=True)
-    uvicorn.run(
-        create_app(settings, with_worker=command.role == "all"),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        timeout_graceful_shutdown=5,
-        ssl_certfile=settings.ssl_certfile,
-        ssl_keyfile=settings.ssl_keyfile,
-    )
+    serving.serve(create_app(settings, with_worker=command.role == "all"), settings)
 
 
 def with_token_when_needed(settings: Settings) -> tuple[Settings, bool]:

@@ -17,6 +17,7 @@ from webapp.store import BadPattern, EventFilter, pattern
 
 router = APIRouter(prefix="/api")
 ServicesDep = Annotated[Services, Depends(get_services)]
+RefreshQuery = Annotated[bool, Query(description="No longer taken: a check is a POST to .../refresh (400 if true).")]
 
 
 class JobRequest(BaseModel):
@@ -48,7 +49,9 @@ def event_filter(
         list[str], Query(description="Comma list (or the parameter repeated): log lines of these levels only.")
     ] = [],  # noqa: B006 - FastAPI copies its defaults
     kinds: Annotated[list[str], Query(description="Comma list (or repeated): events of these kinds only.")] = [],  # noqa: B006
-    logger: Annotated[str, Query(description="A logger, and the loggers below it (a.b takes a.b.c).")] = "",
+    logger: Annotated[
+        str, Query(max_length=500, description="A logger, and the loggers below it (a.b takes a.b.c).")
+    ] = "",
     q: Annotated[str, Query(max_length=500, description="Case-insensitive text in data, logger or message.")] = "",
     regex: Annotated[bool, Query(description="q is a regular expression (RE2 syntax).")] = False,
 ) -> EventFilter:
@@ -195,19 +198,31 @@ async def get_event(job_id: str, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)], se
 
 
 @router.get("/servers")
-async def list_servers(services: ServicesDep, refresh: bool = False) -> list[dict[str, Any]]:
-    """Every configured server's status as last checked (or checked now, with `?refresh=true`), in the config's
-    order."""
-    if refresh:
-        await services.servers.refresh()
+async def list_servers(services: ServicesDep, refresh: RefreshQuery = False) -> list[dict[str, Any]]:
+    """Every configured server's status as last checked, in the config's order (`POST /api/servers/refresh` checks
+    them now)."""
+    refuse_refresh_by_get(refresh, "/api/servers/refresh")
+    return [server_json(services, monitor.status) for monitor in services.servers]
+
+
+@router.post("/servers/refresh")
+async def refresh_servers(services: ServicesDep) -> list[dict[str, Any]]:
+    """Check every server now (a check under way is joined; one just made is answered as it is)."""
+    await services.servers.refresh_on_request()
     return [server_json(services, monitor.status) for monitor in services.servers]
 
 
 @router.get("/servers/{name}")
-async def get_server(name: str, services: ServicesDep, refresh: bool = False) -> dict[str, Any]:
-    monitor = find_server(services, name)
-    status = await monitor.refresh() if refresh else monitor.status
-    return server_json(services, status)
+async def get_server(name: str, services: ServicesDep, refresh: RefreshQuery = False) -> dict[str, Any]:
+    refuse_refresh_by_get(refresh, f"/api/servers/{name}/refresh")
+    return server_json(services, find_server(services, name).status)
+
+
+@router.post("/servers/{name}/refresh")
+async def refresh_server(name: str, services: ServicesDep) -> dict[str, Any]:
+    """Check the server now: for a stdio server, that starts its process. A check under way is joined, and one made
+    in the last seconds is answered as it is, so many asking at once start one check."""
+    return server_json(services, await find_server(services, name).refresh_on_request())
 
 
 @router.get("/servers/{name}/events")
@@ -235,10 +250,16 @@ async def get_server_event(
 
 
 @router.get("/server")
-async def server_status(services: ServicesDep, refresh: bool = False) -> dict[str, Any]:
-    """The first server's status as last checked, or checked now with `?refresh=true`."""
-    status = await services.monitor.refresh() if refresh else services.monitor.status
-    return server_json(services, status)
+async def server_status(services: ServicesDep, refresh: RefreshQuery = False) -> dict[str, Any]:
+    """The first server's status as last checked."""
+    refuse_refresh_by_get(refresh, f"/api/servers/{services.monitor.target.name}/refresh")
+    return server_json(services, services.monitor.status)
+
+
+def refuse_refresh_by_get(refresh: bool, instead: str) -> None:
+    """A GET changes nothing: a check (which starts a process, for a stdio server) is asked for with a POST."""
+    if refresh:
+        raise HTTPException(400, f"A GET only reads the status. To check the server now, send POST {instead}.")
 
 
 def page_of(events: list[Event], limit: int) -> dict[str, Any]:
@@ -254,7 +275,10 @@ def find_server(services: Services, name: str) -> ServerMonitor:
 
 
 def server_json(services: Services, status: ServerStatus) -> dict[str, Any]:
-    """A server's status, and whether its lines outside jobs are heard (`outside_jobs`)."""
+    """A server's status, and whether its lines outside jobs are heard (`outside_jobs`; `dropped`: lines not kept,
+    sent faster than --max-server-lines-per-second)."""
     listener = services.listeners.get(status.name)
-    outside = None if listener is None else {"state": listener.state, "note": listener.note}
+    outside = None
+    if listener is not None:
+        outside = {"state": listener.state, "note": listener.note, "dropped": listener.dropped}
     return {**status.to_json(), "outside_jobs": outside}

@@ -20,18 +20,21 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from webapp import api, jobs_stream, pages, stream
 from webapp.events import json_safe
 from webapp.feeds import Feeds
+from webapp.guards import Attempts, BodyLimit, StreamCap
 from webapp.listener import ServerListener
 from webapp.monitor import ServerMonitor, Servers
 from webapp.rendering import STATIC_DIR, build_templates
 from webapp.runtime import open_runtime
-from webapp.security import AllowedOriginWrites, SecurityHeaders, TokenGate, allowed_hosts, is_loopback
-from webapp.services import Services, StartLimiter
+from webapp.security import CrossSiteGuard, Gate, SecurityHeaders, allowed_hosts, is_loopback
+from webapp.services import Services
+from webapp.sessions import SessionKeeper
 from webapp.settings import Settings
 from webapp.store import Store, StoreUnavailable, is_shared
 from webapp.worker import Janitor, Worker, limits_of
 
 log = logging.getLogger(__name__)
 INTERRUPTED_AT_START = "the dashboard stopped while the job was running"
+FAILED_LOGINS_PER_MINUTE = 5  # wrong tokens one address may send a minute; then 429 until the minute is over
 
 
 def create_app(settings: Settings | None = None, *, with_worker: bool = True) -> FastAPI:
@@ -57,7 +60,12 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = True) ->
             background.start_soon(servers.run)
             listeners = {
                 t.name: ServerListener(
-                    t, store, limits=limits_of(settings), on_tools_changed=partial(servers.recheck, t.name)
+                    t,
+                    store,
+                    limits=limits_of(settings),
+                    keep=settings.max_server_lines,
+                    per_second=settings.max_server_lines_per_second,
+                    on_tools_changed=partial(servers.recheck, t.name),
                 )
                 for t in runtime.targets
             }
@@ -71,8 +79,10 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = True) ->
                 servers,
                 templates,
                 feeds,
-                StartLimiter(settings.max_starts_per_minute),
+                Attempts(settings.max_starts_per_minute),
                 listeners,
+                SessionKeeper(await store.secret("sessions"), settings.token, settings.session_hours * 3600),
+                Attempts(FAILED_LOGINS_PER_MINUTE),
             )
             background.start_soon(keep_within_retention, store, settings)
             worker = (
@@ -105,11 +115,13 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = True) ->
     app.add_exception_handler(RequestValidationError, explain_invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, pages.explain_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(StoreUnavailable, pages.explain_store_unavailable)  # type: ignore[arg-type]
-    # Outermost last: the headers go on every response, the Host check comes before anything else reads it.
+    # Outermost last: the headers go on every response, the Host check comes before anything else reads it, the
+    # body is read (and bounded) before the gate looks for a CSRF token in it.
     hosts = allowed_hosts(settings.host, settings.allowed_host)
-    if settings.token is not None:
-        app.add_middleware(TokenGate, token=settings.token, templates=templates)
-    app.add_middleware(AllowedOriginWrites, hosts=hosts)
+    app.add_middleware(StreamCap, per_client=settings.max_streams_per_client)
+    app.add_middleware(Gate, token=settings.token, templates=templates)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CrossSiteGuard)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     app.add_middleware(SecurityHeaders)
     return app

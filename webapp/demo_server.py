@@ -151,12 +151,17 @@ def build_server(stats: CallStats | None = None) -> MCPServer:
         return f"completed {steps} step(s)"
 
     @mcp.tool()
-    async def broadcast(ctx: Context, message: str = "hello, listeners", level: LoggingLevel = "notice") -> str:
-        """Send `message` as a log line to every other client session that asked for a log level (2025-era
-        sessions), outside any call of theirs: what a client hears between tool calls."""
-        reached = await levels.broadcast(
-            level, {"msg": message}, "demo.broadcast", besides=ctx.request_context.session._connection
-        )
+    async def broadcast(
+        ctx: Context, message: str = "hello, listeners", level: LoggingLevel = "notice", count: int = 1
+    ) -> str:
+        """Send `message` as a log line (`count` times, numbered) to every other client session that asked for a
+        log level (2025-era sessions), outside any call of theirs: what a client hears between tool calls."""
+        reached = 0
+        for n in range(1, count + 1):
+            data = {"msg": message} if count == 1 else {"msg": message, "n": n}
+            reached = await levels.broadcast(
+                level, data, "demo.broadcast", besides=ctx.request_context.session._connection
+            )
         return f"sent to {reached} session(s)"
 
     @mcp.tool()

@@ -34,7 +34,8 @@ def as_json_line(event: Event) -> str:
 
 
 def as_text_line(event: Event) -> str:
-    """Time, level (or kind), logger (or method), data: one line per event; lines within data are indented."""
+    """Time, level (or kind), logger (or method), data: one line per event; lines within data are indented, and
+    control characters escaped (see `printable`)."""
     if event.kind == "log":
         what, source, body = (event.level or "").upper(), event.logger or "-", data_text(event)
     elif event.kind == "progress":
@@ -46,7 +47,17 @@ def as_text_line(event: Event) -> str:
         body = data_text(event) + (f" ({event.note})" if event.note else "")
     if event.data_bytes:
         body += f" [cut: {event.data_bytes} bytes were sent]"
-    return f"{iso_time(event.received_at)} {what:<9} {source} {body}".replace("\n", "\n    ") + "\n"
+    return printable(f"{iso_time(event.received_at)} {what:<9} {source} {body}").replace("\n", "\n    ") + "\n"
+
+
+# C0 controls but tab and line feed, DEL, and C1 controls: a terminal acts on them (CR rewrites the line, ESC starts
+# a colour or a cursor move, BEL rings), so server text could forge lines in a log someone `cat`s.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character a terminal would act on written as a visible escape, `\\x1b`."""
+    return _CONTROLS.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
 
 
 def data_text(event: Event) -> str:

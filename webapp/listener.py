@@ -46,15 +46,29 @@ class ServerListener:
         store: Store,
         *,
         limits: Limits | None = None,
+        keep: int = 100_000,
+        per_second: float = 100.0,
         on_tools_changed: Callable[[], None] | None = None,
     ) -> None:
+        """`keep`: the most lines kept (the newest; --max-server-lines); `per_second`: the most kept a second
+        (--max-server-lines-per-second), more are counted in `dropped`."""
         self.target = target
         self.state: ListenerState = "starting"
         self.note: str | None = None
         self._store = store
-        # A server's log has no end: no count of lines stops it (retention, --keep-days, bounds it instead).
-        self._limits = dataclasses.replace(limits or Limits(), events=MAX_SEQ)
+        # A server's log has no end: no count of lines stops it; the newest `keep` are kept, at a bounded rate.
+        self._limits = dataclasses.replace(limits or Limits(), events=MAX_SEQ, per_second=per_second)
+        self._keep = keep
         self._on_tools_changed = on_tools_changed
+        # The server's log, as a stand-in job: its recorder numbers and bounds lines as for a job's, and counts
+        # those dropped over the rate, across sessions.
+        self._log = Job(id=target.name, tool="", arguments={}, idle_timeout=None, max_duration=None)
+        self._since_trim = 0  # lines written since the oldest beyond `keep` were deleted
+
+    @property
+    def dropped(self) -> int:
+        """Lines not kept since this process started listening: sent faster than --max-server-lines-per-second."""
+        return self._log.dropped_events
 
     async def run(self) -> None:
         if self.target.per_job:
@@ -79,9 +93,9 @@ class ServerListener:
     async def _listen(self) -> None:
         """One session: record what it hears until the server goes (LinkError)."""
         name = self.target.name
-        # The recorder numbers and bounds lines as for a job; this stand-in job is the server's log.
-        recorder = Recorder(Job(id=name, tool="", arguments={}, idle_timeout=None, max_duration=None), self._limits)
+        recorder = Recorder(self._log, self._limits)
         recorder.job.last_seq = await self._store.last_server_seq(name)
+        await self._trim()
         legacy = dataclasses.replace(self.target, protocol="legacy")
         token = "mcp-live-listener"  # no call of ours carries it: any progress heard is another request's
         async with open_link(legacy, recorder, token, self.target.log_level, self._on_tools_changed) as link:
@@ -100,7 +114,8 @@ class ServerListener:
                 await link.ping()
 
     async def _write(self, recorder: Recorder) -> int:
-        """Store what the recorder holds; while the store is down, keep it and try again."""
+        """Store what the recorder holds; while the store is down, keep it and try again. Now and then, drop the
+        oldest lines beyond `keep`."""
         events, _ = recorder.pending()
         while True:
             try:
@@ -110,7 +125,17 @@ class ServerListener:
                 await anyio.sleep(RETRY_DELAYS[0])
                 continue
             recorder.committed(len(events))
+            self._since_trim += len(events)
+            if self._since_trim >= max(self._keep // 10, 1):
+                await self._trim()
             return len(events)
+
+    async def _trim(self) -> None:
+        self._since_trim = 0
+        try:
+            await self._store.trim_server_events(self.target.name, self._keep)
+        except StoreUnavailable as exc:
+            log.warning("MCP server %s: could not trim its lines outside jobs: %s", self.target.name, exc)
 
     def _say(self, state: ListenerState, note: str | None) -> None:
         if (state, note) != (self.state, self.note):

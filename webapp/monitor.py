@@ -16,6 +16,10 @@ from webapp.mcp_link import LinkError, ServerDescription, Target, ToolSpec, Tran
 ConnectionState = Literal["connecting", "connected", "unreachable"]
 # A stdio server is started for every probe: look at it once a minute, not every few seconds.
 PER_JOB_PROBE_EVERY = 60.0
+# A refresh people ask for (POST .../refresh) probes at most this often per server; a stdio server starts a process
+# for each probe, so it is asked at most once every PER_JOB_REFRESH_EVERY.
+REFRESH_EVERY = 2.0
+PER_JOB_REFRESH_EVERY = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,8 @@ class ServerMonitor:
         self._retry_interval = max(retry_interval, PER_JOB_PROBE_EVERY) if target.per_job else retry_interval
         self._describe = describe
         self._wake = anyio.Event()
+        self._probing: anyio.Event | None = None  # set when the probe under way ends
+        self._probed_at: float | None = None  # monotonic time the last probe ended
 
     async def run(self) -> None:
         while True:
@@ -87,6 +93,11 @@ class ServerMonitor:
             self._wake = anyio.Event()
 
     async def refresh(self) -> ServerStatus:
+        """Probe the server now; a probe already under way is joined, never doubled."""
+        if self._probing is not None:
+            await self._probing.wait()
+            return self.status
+        self._probing = anyio.Event()
         try:
             description = await self._describe(self.target)
         except LinkError as exc:
@@ -95,7 +106,19 @@ class ServerMonitor:
             self.status = dataclasses.replace(
                 self.status, state="connected", description=description, error=None, checked_at=time.time()
             )
+        finally:
+            self._probed_at = time.monotonic()
+            self._probing.set()
+            self._probing = None
         return self.status
+
+    async def refresh_on_request(self) -> ServerStatus:
+        """A refresh someone asked for: the status just checked when it is fresh enough, else a probe (joined with
+        one under way)."""
+        every = PER_JOB_REFRESH_EVERY if self.target.per_job else REFRESH_EVERY
+        if self._probing is None and self._probed_at is not None and time.monotonic() - self._probed_at < every:
+            return self.status
+        return await self.refresh()
 
     def recheck(self) -> None:
         """A job's connection failed: probe now rather than at the next interval."""
@@ -126,6 +149,11 @@ class Servers:
         async with anyio.create_task_group() as group:
             for monitor in self:
                 group.start_soon(monitor.refresh)
+
+    async def refresh_on_request(self) -> None:
+        async with anyio.create_task_group() as group:
+            for monitor in self:
+                group.start_soon(monitor.refresh_on_request)
 
     async def run(self) -> None:
         async with anyio.create_task_group() as group:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from webapp.schema_form import ArgumentErrors, describe_form, read_arguments, su
 from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services
 from webapp.store import StoreUnavailable, counts_of
 
+log = logging.getLogger(__name__)
 router = APIRouter(default_response_class=HTMLResponse)
 ServicesDep = Annotated[Services, Depends(get_services)]
 DEFAULT_TOOL = "run_job"
@@ -410,6 +412,8 @@ async def explain_http_error(request: Request, exc: StarletteHTTPException) -> R
 
 
 async def explain_store_unavailable(request: Request, exc: StoreUnavailable) -> Response:
-    """The store is down for a moment (a database restarting): say so, as a 503, rather than fail with a 500."""
-    detail = f"The job store is unavailable right now ({exc}). Try again in a moment."
+    """The store is down for a moment (a database restarting): say so, as a 503, rather than fail with a 500. What
+    the database said goes to the log, not to the browser: it may name files, hosts and users."""
+    log.warning("%s %s: the store is unavailable: %s", request.method, request.url.path, exc)
+    detail = "The job store is unavailable right now. Try again in a moment."
     return await explain_http_error(request, StarletteHTTPException(503, detail, headers={"Retry-After": "5"}))

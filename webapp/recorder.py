@@ -25,10 +25,34 @@ WARNING_OR_WORSE = frozenset(LEVELS[LEVELS.index("warning") :])  # what a job's 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """What one job may put in the store (each a setting: --max-event-bytes, --max-events)."""
+    """What one job may put in the store (each a setting: --max-event-bytes, --max-events); `per_second`: most
+    events a second, in bursts of up to BURST_SECONDS' worth (a server's lines outside jobs, which never end)."""
 
     event_bytes: int = 256 * 1024
     events: int = 2_000_000
+    per_second: float | None = None
+
+
+BURST_SECONDS = 10.0
+
+
+class Bucket:
+    """A token bucket: `rate` a second, holding at most `rate * BURST_SECONDS`."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.capacity = rate * BURST_SECONDS
+        self._tokens = self.capacity
+        self._at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
 
 class Recorder:
@@ -39,6 +63,7 @@ class Recorder:
         self.last_activity = time.monotonic()
         self.after_end = False  # the call has returned: what comes now is marked as after its end
         self._pending: list[Event] = []
+        self._bucket = None if self.limits.per_second is None else Bucket(self.limits.per_second)
 
     def log(self, level: str, logger: str | None, data: Any) -> None:
         if self._over_the_limit():
@@ -147,8 +172,9 @@ class Recorder:
         return None
 
     def _over_the_limit(self) -> bool:
-        """Beyond the events a job may keep, an event is counted (the job's `dropped_events`), not stored."""
-        if self.job.last_seq < self.limits.events:
+        """Beyond the events a job may keep (or faster than it may keep them), an event is counted (the job's
+        `dropped_events`), not stored."""
+        if self.job.last_seq < self.limits.events and (self._bucket is None or self._bucket.take()):
             return False
         self.job.dropped_events += 1
         self.last_activity = time.monotonic()  # the server is still talking: no idle timeout

@@ -21,7 +21,9 @@ STATIC_DIR = ROOT / "static"
 def build_templates(settings: Settings | None = None) -> Jinja2Templates:
     """The templates, with the settings they show (the limits) as a global."""
     settings = settings or Settings()
-    templates = Jinja2Templates(directory=TEMPLATES_DIR, context_processors=[every_server, reader_theme])
+    templates = Jinja2Templates(
+        directory=TEMPLATES_DIR, context_processors=[every_server, reader_theme, session_context]
+    )
     env = templates.env
     env.trim_blocks = env.lstrip_blocks = True
     # Templates are read once: checking each file for changes on every render costs a stat() per log line.
@@ -50,6 +52,13 @@ def every_server(request: Request) -> dict[str, Any]:
     """What every page's header shows: each server's status."""
     services = getattr(request.state, "services", None)
     return {"servers": services.servers.statuses if services is not None else []}
+
+
+def session_context(request: Request) -> dict[str, Any]:
+    """The page's CSRF token (for its forms and static/app.js) and whether its reader signed in with the token (then
+    the header offers to log out); see webapp.security.Gate."""
+    state = request.scope.get("state", {})
+    return {"csrf_token": state.get("csrf_token"), "signed_in": state.get("signed_in", False)}
 
 
 THEMES = ("light", "dark")
@@ -122,8 +131,12 @@ def duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+MAX_PREFILL_BYTES = 16 * 1024  # a default or example bigger than this is not filled in (the tool's default applies)
+
+
 def example_arguments(tool: ToolSpec | None) -> str:
-    """Starting arguments for the form: each property's default, else its first example, else empty."""
+    """Starting arguments for the form: each property's default, else its first example, else empty. A value too
+    big to fill in (MAX_PREFILL_BYTES: a server may put megabytes there) is left out, so the page stays small."""
     schema = tool.input_schema if tool is not None else {}
     properties = schema.get("properties")
     required = schema.get("required")
@@ -134,11 +147,15 @@ def example_arguments(tool: ToolSpec | None) -> str:
             continue
         examples = prop.get("examples")
         if "default" in prop:
-            args[name] = prop["default"]
+            value = prop["default"]
         elif isinstance(examples, list) and examples:
-            args[name] = examples[0]
+            value = examples[0]
         elif isinstance(required, list) and name in required:
-            args[name] = _empty_value(prop.get("type"))
+            value = _empty_value(prop.get("type"))
+        else:
+            continue
+        if len(json.dumps(json_safe(value))) <= MAX_PREFILL_BYTES:
+            args[name] = value
     return json.dumps(json_safe(args), indent=2)
 
 

@@ -29,6 +29,7 @@ FIELD_PREFIX = "arg."  # a field's name in the form: arg.<property>
 JSON_VIEW = "arguments"  # the textarea with the whole arguments object
 MAX_FIELDS = 100  # fields made from one schema; the other properties are edited in the JSON view
 MAX_CHOICES = 100  # an enum with more values is a plain field of its type
+MAX_CHOICE_BYTES = 1024  # an enum with a value longer than this (as JSON) is a plain field of its type
 MAX_HINT = 1000  # characters of a description shown
 MAX_LABEL = 200  # characters of a property's name shown
 MAX_MESSAGE = 300  # characters of an error message shown
@@ -209,6 +210,8 @@ def choices_of(values: list[Any]) -> tuple[Choice, ...] | None:
             # ASCII JSON: a lone surrogate in an enum value travels escaped, and comes back the same.
             text = json.dumps(value, allow_nan=False)
         except (ValueError, TypeError, RecursionError):
+            return None
+        if len(text) > MAX_CHOICE_BYTES:  # a choice the page would carry twice (value and label): a plain field
             return None
         key = canonical(value)
         if key in seen:

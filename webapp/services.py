@@ -7,7 +7,6 @@ import logging
 import math
 import secrets
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +16,12 @@ from starlette.templating import Jinja2Templates
 
 from webapp.events import Job, LogLevel
 from webapp.feeds import Feeds
+from webapp.guards import Attempts
 from webapp.hub import Hub
 from webapp.listener import ServerListener
 from webapp.mcp_link import ToolSpec
 from webapp.monitor import ServerMonitor, Servers
+from webapp.sessions import SessionKeeper
 from webapp.settings import Settings
 from webapp.store import Store
 
@@ -39,27 +40,6 @@ class InvalidJob(Exception):
         self.headers = {"Retry-After": str(math.ceil(retry_after))} if retry_after is not None else {}
 
 
-class StartLimiter:
-    """At most `per_minute` job starts by one client (its address) in any sixty seconds, in this process."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._starts: dict[str, deque[float]] = {}
-
-    def wait_before(self, client: str) -> float | None:
-        """None, and the start is counted; or the seconds until this client may start another job."""
-        now = time.monotonic()
-        starts = self._starts.setdefault(client, deque())
-        while starts and starts[0] <= now - 60:
-            starts.popleft()
-        if len(starts) >= self.per_minute:
-            return 60 - (now - starts[0])
-        starts.append(now)
-        if len(self._starts) > 10_000:  # forget the clients that have been quiet for a minute
-            self._starts = {key: value for key, value in self._starts.items() if value}
-        return None
-
-
 @dataclass(frozen=True, slots=True)
 class Services:
     settings: Settings
@@ -68,8 +48,10 @@ class Services:
     servers: Servers
     templates: Jinja2Templates
     feeds: Feeds
-    starts: StartLimiter
+    starts: Attempts  # job starts per client a minute (--max-starts-per-minute)
     listeners: dict[str, ServerListener]  # by server name: who hears each server outside jobs
+    sessions: SessionKeeper  # browsers' sessions and their CSRF tokens (see webapp.security.Gate)
+    failed_logins: Attempts  # wrong tokens per client a minute
 
     @property
     def monitor(self) -> ServerMonitor:
@@ -145,7 +127,7 @@ class Services:
                 429,
                 retry_after=5,
             )
-        wait = self.starts.wait_before(client)
+        wait = self.starts.take(client)
         if wait is not None:
             raise InvalidJob(
                 f"Too many jobs started from {client}: at most {self.settings.max_starts_per_minute} a minute "
@@ -217,5 +199,5 @@ def get_services(request: Request) -> Services:
 
 
 def client_of(request: Request) -> str:
-    """Who is asking, for the start limit: the peer's address (behind a proxy, the proxy's)."""
+    """Who is asking, for the start limit: the peer's address, or the client's as a trusted proxy says it."""
     return request.client.host if request.client else "unknown"

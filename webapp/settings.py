@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "MCP_LIVE_"
+MIN_TOKEN_CHARS = 16
 
 
 class Settings(BaseSettings):
@@ -62,6 +63,18 @@ class Settings(BaseSettings):
         description="A name the dashboard answers to besides this machine's own (behind a proxy, on a LAN); "
         "repeat the flag, or separate them with commas. A `*.example.com` form covers sub-domains.",
     )
+    trusted_proxy: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Address of a reverse proxy whose X-Forwarded-For and X-Forwarded-Proto headers are believed "
+        "(the client's address then counts for the limits and the logs); repeat the flag, or separate them with "
+        "commas. Unset: no proxy is believed, the peer's own address counts.",
+    )
+    session_hours: float = Field(
+        12.0,
+        gt=0,
+        description="Hours a browser's session lasts since it was last used (it is renewed while in use, for 7 "
+        "days at most); then the token is asked for again.",
+    )
     ssl_certfile: Path | None = Field(None, description="TLS certificate (PEM): serve HTTPS.")
     ssl_keyfile: Path | None = Field(None, description="TLS private key (PEM) that goes with --ssl-certfile.")
 
@@ -82,6 +95,30 @@ class Settings(BaseSettings):
         60, ge=1, description="Most jobs one client (address) may start in a minute; more get 429."
     )
     max_queued: int = Field(1000, ge=1, description="Most jobs waiting for a worker; more are refused with 429.")
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=16 * 1024, description="Most bytes of a request's body; a bigger one gets 413."
+    )
+    header_timeout: float = Field(
+        10.0, gt=0, description="Seconds a client has to send a request's headers before its connection is closed."
+    )
+    max_connections: int = Field(
+        4096,
+        ge=64,
+        description="Most connections open at once (the streams included); more are answered 503. Kept below the "
+        "process's limit of open files, which is raised to its hard limit at start.",
+    )
+    max_streams_per_client: int = Field(
+        50, ge=1, description="Most live streams one client address may hold open at once; more get 429."
+    )
+    max_server_lines: int = Field(
+        100_000, ge=100, description="Most lines kept of what one server sends outside jobs (the newest)."
+    )
+    max_server_lines_per_second: float = Field(
+        100.0,
+        gt=0,
+        description="Most lines a second kept of what one server sends outside jobs (in bursts of up to ten "
+        "seconds' worth); more are counted, not kept.",
+    )
     keep_days: float | None = Field(
         30.0, gt=0, description="Days an ended job and its events are kept; unset: for ever."
     )
@@ -92,7 +129,17 @@ class Settings(BaseSettings):
     def _empty_means_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("allowed_host", mode="before")
+    @field_validator("token")
+    @classmethod
+    def _token_long_enough(cls, token: str | None) -> str | None:
+        if token is not None and len(token) < MIN_TOKEN_CHARS:
+            raise ValueError(
+                f"a token must be at least {MIN_TOKEN_CHARS} characters long, so that it cannot be guessed (make one "
+                "with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return token
+
+    @field_validator("allowed_host", "trusted_proxy", mode="before")
     @classmethod
     def _names_from_a_comma_list(cls, value: object) -> object:
         if isinstance(value, str):

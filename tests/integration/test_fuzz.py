@@ -21,7 +21,7 @@ from schemathesis.core.result import Err
 from tests.helpers import Dashboard
 from webapp.bundled import ChildServer
 
-TOKEN = "fuzz-token"
+TOKEN = "fuzz-token-0123456789"
 AUTHORIZED = {"Authorization": f"Bearer {TOKEN}"}
 EXAMPLES = 25  # per operation and generation mode (valid and invalid input)
 READ_TIMEOUT = 10  # seconds: a request that hangs fails the test rather than the run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 
@@ -44,7 +45,7 @@ def client(dashboard: Dashboard) -> Iterator[httpx.Client]:
 
 
 def test_every_server_is_listed_in_the_configs_order_with_what_it_says(client: httpx.Client) -> None:
-    servers = client.get("/api/servers", params={"refresh": "true"}).json()
+    servers = client.post("/api/servers/refresh").json()
     assert [(s["server"], s["transport"], s["state"]) for s in servers] == [
         ("demo", "streamable-http", "connected"),
         ("old", "sse", "connected"),
@@ -101,8 +102,12 @@ def test_the_pages_show_every_server_and_no_secret(client: httpx.Client, dashboa
 
 
 def test_the_form_starts_a_job_on_the_chosen_server(client: httpx.Client) -> None:
+    home = client.get("/", headers={"Accept": "text/html"}).text  # a page: its session and CSRF token
+    token = re.search(r'name="csrf_token" value="([^"]+)"', home)
+    assert token is not None
     form = {"server": "local", "tool": "run_job", "arguments": '{"steps": 2, "delay": 0}', "log_level": "debug"}
-    response = client.post("/jobs", data=form, headers={"Origin": str(client.base_url)})
+    form["csrf_token"] = token.group(1)
+    response = client.post("/jobs", data=form, headers={"Origin": str(client.base_url).rstrip("/")})
     assert response.status_code == 303
     job_id = response.headers["location"].removeprefix("/jobs/")
     page = client.get(f"/jobs/{job_id}").text

@@ -196,3 +196,13 @@ def test_after_the_calls_end_every_line_is_marked_so(recorder: Recorder) -> None
     events, job = take(recorder)
     assert [e.note for e in events] == [None, "after_end", "after_end", "after_end", "refused"]
     assert job.progress is None  # late progress never moves the bar
+
+
+def test_with_a_rate_a_burst_is_kept_and_the_rest_is_counted_not_recorded() -> None:
+    job = Job(id="server", tool="", arguments={}, idle_timeout=None, max_duration=None)
+    recorder = Recorder(job, Limits(per_second=2.0))  # a burst of 20
+    for n in range(50):
+        recorder.log("info", None, n)
+    events, _ = recorder.pending()
+    assert [e.data for e in events] == list(range(20))
+    assert (job.last_seq, job.dropped_events) == (20, 30)

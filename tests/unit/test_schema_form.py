@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from webapp.rendering import build_templates
+from webapp.mcp_link import ToolSpec
+from webapp.rendering import build_templates, example_arguments
 from webapp.schema_form import (
     JSON_VIEW,
     MAX_FIELDS,
@@ -386,3 +387,21 @@ def test_the_partial_without_fields_is_the_json_view_alone() -> None:
 def test_properties_beyond_the_limit_are_said_to_be_in_the_json_view() -> None:
     schema = {"properties": {f"p{n}": {"type": "string"} for n in range(MAX_FIELDS + 1)}}
     assert "1 more property has no field here: set it in the JSON view." in render(schema, "{}")
+
+
+def test_regression_a_schema_with_megabytes_of_defaults_and_choices_draws_a_small_form() -> None:
+    # A server's 6 MB default once became a 36 MB form page (issue 21, finding 4).
+    huge = "x" * (6 * 1024 * 1024)
+    schema = {
+        "properties": {
+            "blob": {"type": "string", "default": huge},
+            "pick": {"enum": [huge, "small"]},
+            "steps": {"type": "integer", "default": 3},
+        }
+    }
+    tool = ToolSpec("t", "", schema)
+    arguments = example_arguments(tool)
+    assert json.loads(arguments) == {"steps": 3}  # too big to fill in: left out, so the tool's default applies
+    html = render(schema, arguments)
+    assert len(html) < 64 * 1024
+    assert kinds(fields_of(schema))["pick"] == "json"  # no choice carrying megabytes twice

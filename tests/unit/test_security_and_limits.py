@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import math
+from dataclasses import replace
 
 import pytest
 
 from webapp.events import Job
+from webapp.guards import Attempts
 from webapp.recorder import TOO_DEEP, Limits, Recorder, bounded, shorten
 from webapp.rendering import clip, size
-from webapp.security import RedactTokens, allowed_hosts, host_matches, is_loopback, safe_next, session_value
-from webapp.services import StartLimiter
+from webapp.security import RedactTokens, allowed_hosts, host_matches, is_loopback, normal_origin, safe_next
+from webapp.sessions import SessionKeeper
 
 
 def test_data_within_the_limit_is_kept_whole_and_beyond_it_cut_with_its_size() -> None:
@@ -76,15 +78,58 @@ def test_loopback_is_told_apart_from_every_other_address() -> None:
     assert not any(is_loopback(h) for h in ["0.0.0.0", "192.168.1.5", "example.com", "::"])
 
 
-def test_after_login_a_person_goes_only_to_a_page_of_this_dashboard() -> None:
+def test_after_login_a_person_goes_only_to_a_page_of_this_dashboard_and_never_back_to_a_token() -> None:
     assert safe_next("/jobs/abc?after=3") == "/jobs/abc?after=3"
+    assert safe_next("/jobs/abc?token=stale&after=3") == "/jobs/abc?after=3"
+    assert safe_next("/?token=stale") == "/"
     for elsewhere in ["https://evil.example/", "//evil.example/x", "evil.example", "javascript:alert(1)"]:
         assert safe_next(elsewhere) == "/"
 
 
-def test_the_session_cookie_is_derived_from_the_token_not_the_token_itself() -> None:
-    assert session_value("t1") == session_value("t1") != session_value("t2")
-    assert "t1" not in session_value("t1")
+def test_a_session_cookie_is_signed_and_read_back_only_by_a_keeper_of_the_same_secret_and_token() -> None:
+    keeper = SessionKeeper(b"s" * 32, "a-token-of-sixteen+", lifetime=3600)
+    session = keeper.new(signed_in=True)
+    value = keeper.cookie_value(session)
+    assert "a-token-of-sixteen+" not in value
+    assert keeper.read(value) == session.__class__(session.id, int(session.created_at), int(session.renewed_at), True)
+    assert SessionKeeper(b"s" * 32, "a-token-of-sixteen+", 3600).read(value) is not None  # another web process
+    assert SessionKeeper(b"s" * 32, "another-token-here!", 3600).read(value) is None  # a new token ends it
+    assert SessionKeeper(b"t" * 32, "a-token-of-sixteen+", 3600).read(value) is None
+    fields, _, signature = value.rpartition(".")
+    assert fields.endswith(".1")  # signed in
+    assert keeper.read(f"{fields[:-1]}0.{signature}") is None  # a field changed by hand breaks the signature
+    for junk in ["", "x", "a.b.c", value + "x", "v1." * 100]:
+        assert keeper.read(junk) is None
+
+
+def test_a_session_expires_when_unused_is_renewed_when_used_and_never_outlives_a_week() -> None:
+    keeper = SessionKeeper(b"s" * 32, None, lifetime=3600)
+    fresh = keeper.new(signed_in=False)
+    assert keeper.renewed(fresh) is None  # just made: the cookie stays as it is
+    idle = replace(fresh, created_at=fresh.created_at - 7200, renewed_at=fresh.renewed_at - 7200)
+    assert keeper.read(keeper.cookie_value(idle)) is None  # two hours unused: gone
+    used = replace(fresh, renewed_at=fresh.renewed_at - 1900)
+    renewed = keeper.renewed(used)
+    assert renewed is not None and renewed.id == used.id and renewed.renewed_at > used.renewed_at
+    old = replace(fresh, created_at=fresh.created_at - 8 * 86_400)
+    assert keeper.read(keeper.cookie_value(old)) is None
+
+
+def test_a_csrf_token_belongs_to_its_session() -> None:
+    keeper = SessionKeeper(b"s" * 32, None, lifetime=3600)
+    one, two = keeper.new(signed_in=False), keeper.new(signed_in=False)
+    assert keeper.csrf_matches(one, keeper.csrf_token(one))
+    assert not keeper.csrf_matches(one, keeper.csrf_token(two))
+    assert not keeper.csrf_matches(one, "")
+
+
+def test_origins_compare_scheme_host_and_port() -> None:
+    assert normal_origin("http://LocalHost:8800") == "http://localhost:8800"
+    assert normal_origin("https://dash.example") == "https://dash.example:443"
+    assert normal_origin("http://[::1]:8000") == "http://[::1]:8000"
+    assert normal_origin("http://localhost:8810") != normal_origin("http://localhost:8800")
+    for nothing in ["null", "", "file://", "ftp://x", "http://", "http://x:notaport"]:
+        assert normal_origin(nothing) is None
 
 
 def test_tokens_in_access_log_lines_are_starred_out() -> None:
@@ -96,8 +141,8 @@ def test_tokens_in_access_log_lines_are_starred_out() -> None:
 
 
 def test_a_client_may_start_so_many_jobs_a_minute_and_is_told_when_it_may_again() -> None:
-    limiter = StartLimiter(per_minute=2)
-    assert limiter.wait_before("a") is None and limiter.wait_before("a") is None
-    wait = limiter.wait_before("a")
+    limiter = Attempts(2)
+    assert limiter.take("a") is None and limiter.take("a") is None
+    wait = limiter.take("a")
     assert wait is not None and 59 < wait <= 60
-    assert limiter.wait_before("b") is None  # each client its own count
+    assert limiter.take("b") is None  # each client its own count

@@ -455,3 +455,24 @@ async def test_one_process_at_a_time_listens_to_a_server(db: str) -> None:
                     assert theirs
         async with second.listening_to("demo") as theirs:
             assert theirs
+
+
+async def test_a_servers_lines_are_trimmed_to_the_newest_ones_and_their_sequence_goes_on(store: Store) -> None:
+    lines = [Event("demo", seq, "log", float(seq), level="info", data=seq) for seq in range(1, 11)]
+    await store.save_server_events("demo", lines)
+    await store.save_server_events("other", [Event("other", 1, "log", 1.0, level="info", data=1)])
+    assert await store.trim_server_events("demo", 3) == 7
+    assert [e.seq for e in await store.server_events_after("demo", 0, 100)] == [8, 9, 10]
+    assert await store.trim_server_events("demo", 3) == 0
+    assert await store.last_server_seq("demo") == 10  # the next line is 11, not a seq used before
+    assert [e.seq for e in await store.server_events_after("other", 0, 100)] == [1]  # another server's are its own
+
+
+async def test_a_secret_is_made_once_and_every_process_gets_the_same(db: str) -> None:
+    async with open_store(db, Hub()) as first, open_store(db, Hub()) as second:
+        made = await first.secret("sessions")
+        assert len(made) == 32
+        assert await second.secret("sessions") == made
+        assert await first.secret("another") != made
+    async with open_store(db, Hub()) as reopened:
+        assert await reopened.secret("sessions") == made

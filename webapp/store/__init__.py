@@ -280,6 +280,14 @@ class Store(Protocol):
     async def delete_server_events(self, received_before: float) -> int:
         """Retention: delete server lines received before `received_before`; return how many went."""
 
+    async def trim_server_events(self, server: str, keep: int) -> int:
+        """Delete all but the newest `keep` lines of `server` (--max-server-lines); return how many went."""
+
+    # -- Secrets the processes share -------------------------------------------------------------------
+
+    async def secret(self, name: str) -> bytes:
+        """A random 32-byte secret by this name, made on first use; every process that asks gets the same one."""
+
     async def request_cancel(self, job_id: str, at: float) -> Job | None:
         """Ask for the job to stop. A queued job is cancelled at once; a running one is flagged for its
         worker (`cancel:<id>`) and reads `cancelling` until the worker ends it. None: no such job."""

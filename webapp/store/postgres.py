@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
@@ -424,6 +425,31 @@ class PostgresStore:
                 deleted += cursor.rowcount
                 if cursor.rowcount < DELETE_CHUNK:
                     return deleted
+
+    async def trim_server_events(self, server: str, keep: int) -> int:
+        deleted = 0
+        async with self._connection() as conn:
+            while True:
+                cursor = await conn.execute(
+                    "DELETE FROM server_events WHERE server=%s AND seq IN (SELECT seq FROM server_events WHERE"
+                    " server=%s AND seq <= (SELECT coalesce(max(seq), 0) FROM server_events WHERE server=%s) - %s"
+                    " LIMIT %s)",
+                    (server, server, server, keep, DELETE_CHUNK),
+                )
+                deleted += cursor.rowcount
+                if cursor.rowcount < DELETE_CHUNK:
+                    return deleted
+
+    async def secret(self, name: str) -> bytes:
+        async with self._connection() as conn:
+            await conn.execute(
+                "INSERT INTO secrets (name, value) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
+                (name, secrets.token_bytes(32)),
+            )
+            cursor = await conn.execute("SELECT value FROM secrets WHERE name=%s", (name,))
+            row = await cursor.fetchone()
+        assert row is not None
+        return bytes(row[0])
 
     async def request_cancel(self, job_id: str, at: float) -> Job | None:
         async with self._connection() as conn, conn.transaction():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -184,7 +185,7 @@ class SQLiteStore:
         try:
             yield
         except sqlite3.OperationalError as exc:  # locked past the busy timeout, disk full, file gone...
-            raise StoreUnavailable(f"the SQLite file {self.path} cannot be used right now: {exc}") from exc
+            raise StoreUnavailable(f"the SQLite store cannot be used right now: {exc}") from exc
 
     def _publish(self, *topics: str) -> None:
         for topic in topics:
@@ -336,6 +337,21 @@ class SQLiteStore:
             if count < DELETE_CHUNK:
                 return deleted
 
+    async def trim_server_events(self, server: str, keep: int) -> int:
+        deleted = 0
+        while True:
+            count = await self._write(partial(_trim_some_server_events, server=server, keep=keep), bulk=True)
+            deleted += count
+            if count < DELETE_CHUNK:
+                return deleted
+
+    async def secret(self, name: str) -> bytes:
+        made = secrets.token_bytes(32)
+        insert = "INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)"
+        await self._write(lambda db: db.execute(insert, (name, made)))
+        row = await self._read(lambda db: db.execute("SELECT value FROM secrets WHERE name=?", (name,)).fetchone())
+        return bytes(row[0])
+
     async def request_cancel(self, job_id: str, at: float) -> Job | None:
         def cancel(db: sqlite3.Connection) -> Any:
             db.execute(
@@ -460,6 +476,14 @@ def _delete_some_server_events(db: sqlite3.Connection, before: float) -> int:
         " (SELECT server, seq FROM server_events WHERE received_at < ? LIMIT ?)"
     )
     return db.execute(query, (before, DELETE_CHUNK)).rowcount
+
+
+def _trim_some_server_events(db: sqlite3.Connection, server: str, keep: int) -> int:
+    query = (
+        "DELETE FROM server_events WHERE server=? AND seq IN (SELECT seq FROM server_events WHERE server=?"
+        " AND seq <= (SELECT coalesce(max(seq), 0) FROM server_events WHERE server=?) - ? LIMIT ?)"
+    )
+    return db.execute(query, (server, server, server, keep, DELETE_CHUNK)).rowcount
 
 
 def _delete_job_row(db: sqlite3.Connection, job_id: str) -> None:
