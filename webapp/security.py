@@ -205,6 +205,7 @@ class Gate:
         elif renewed := keeper.renewed(session):
             session, cookie = renewed, session_cookie(keeper, renewed, request)
         if session is not None:
+            scope["state"]["session_id"] = session.id  # what a sign-in's OAuth state is bound to
             scope["state"]["csrf_token"] = keeper.csrf_token(session)
             scope["state"]["signed_in"] = session.signed_in and self._token is not None
         await self.app(scope, receive, with_cookie(send, cookie))
