@@ -20,13 +20,16 @@ LEVELS: tuple[str, ...] = get_args(LogLevel)
 
 # log and progress: the call's own notifications/message and notifications/progress. notification: any other
 # notification the server sends (resource updates, list changes, unknown methods, malformed logs). request: a
-# request from the server (sampling, elicitation, roots), which the dashboard refuses. stderr: a line a stdio
-# server wrote to its stderr (no JSON-RPC method).
-EventKind = Literal["log", "progress", "notification", "request", "stderr"]
+# request from the server: a question for the person at the page (elicitation), or one the dashboard refuses
+# (sampling, roots). stderr: a line a stdio server wrote to its stderr (no JSON-RPC method). task: the job's MCP
+# task changed status or status message (as tasks/get or notifications/tasks/status said). answer: what the
+# dashboard answered a question with (a person's answer, or a decline when none came in time).
+EventKind = Literal["log", "progress", "notification", "request", "stderr", "task", "answer"]
 KINDS: tuple[str, ...] = get_args(EventKind)
 # The JSON-RPC method of the kinds that have one method; the others keep theirs in `Event.method`.
 KIND_METHODS: dict[str, str] = {"log": "notifications/message", "progress": "notifications/progress"}
 REFUSED = "refused"  # the note of a server request: answered with an error, as no person is there to answer it
+QUESTION = "question"  # the note of a server request that became a question for the person at the page
 
 
 # The largest seq a cursor may name: SQLite's largest integer.
@@ -39,6 +42,7 @@ class JobState(enum.StrEnum):
     QUEUED = "queued"  # waiting for a free worker
     STARTING = "starting"
     RUNNING = "running"
+    INPUT_REQUIRED = "input_required"  # the server asked a question: it waits for the person at the page
     CANCELLING = "cancelling"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -109,6 +113,94 @@ class Event:
         }
 
 
+TaskStatus = Literal["working", "input_required", "completed", "failed", "cancelled"]
+TASK_STATUSES: tuple[str, ...] = get_args(TaskStatus)
+TASK_ENDS = ("completed", "failed", "cancelled")
+
+
+@dataclass(slots=True)
+class TaskInfo:
+    """The MCP task a job's call runs as: what is shown of it, and what it takes to find it again after a restart
+    (the revision it was made on, and on 2025-11-25 the session it belongs to)."""
+
+    id: str
+    revision: str  # the protocol version the task was made on: its wire shapes follow
+    status: str = "working"
+    status_message: str | None = None
+    created_at: float | None = None  # as the server says (epoch seconds)
+    ttl_ms: int | None = None  # the server's: after created_at + ttl it may forget the task
+    poll_interval_ms: int | None = None  # the server's wish, clamped when used
+    session_id: str | None = None  # 2025-11-25 over streamable HTTP: the Mcp-Session-Id the task belongs to
+
+    @property
+    def expires_at(self) -> float | None:
+        if self.created_at is None or self.ttl_ms is None:
+            return None
+        return self.created_at + self.ttl_ms / 1000
+
+    def to_json(self) -> dict[str, Any]:
+        """The public shape (GET /api/jobs/{id}): no session id, which is the server's handle of a connection."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "status_message": self.status_message,
+            "ttl_ms": self.ttl_ms,
+            "poll_interval_ms": self.poll_interval_ms,
+            "created_at": iso_time(self.created_at) if self.created_at is not None else None,
+            "revision": self.revision,
+        }
+
+    def stored(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+QuestionState = Literal["waiting", "answered", "declined", "withdrawn"]
+AnswerAction = Literal["accept", "decline", "cancel"]
+
+
+@dataclass(slots=True)
+class Question:
+    """A server's question for the person at the page (an elicitation), kept with its job until the job ends.
+
+    `key` is the dashboard's (q1, q2...: what the API and the page name it by); `server_key` the server's own, where
+    it has one (a 2026-07-28 inputRequests key, which must never be answered twice). `message` is a bounded preview
+    and `schema` is None when it was too big or not a form this dashboard can draw: the raw request is the event
+    `seq`. `mode` url asks the person to open `url` (never opened by the dashboard itself)."""
+
+    key: str
+    message: str
+    schema: dict[str, Any] | None
+    requested_at: float
+    seq: int | None = None  # the request's event in the job's log: its whole params
+    mode: Literal["form", "url"] = "form"
+    url: str | None = None
+    server_key: str | None = None
+    state: QuestionState = "waiting"
+    action: str | None = None  # once settled: accept, decline or cancel
+    settled_at: float | None = None
+    note: str | None = None  # how it was settled when no person did: declined after the timeout, withdrawn
+
+    @property
+    def waiting(self) -> bool:
+        return self.state == "waiting"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "message": self.message,
+            "schema": self.schema,
+            "requested_at": iso_time(self.requested_at),
+            "mode": self.mode,
+            "url": self.url,
+            "state": self.state,
+            "action": self.action,
+            "seq": self.seq,
+        }
+
+    def stored(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 @dataclass(slots=True)
 class Job:
     """A tool call on the MCP server and everything known about it."""
@@ -139,6 +231,9 @@ class Job:
     # Events kept, by kind, and log lines kept, by level: the filters' counts, without reading the events.
     kind_counts: dict[str, int] = field(default_factory=dict)
     level_counts: dict[str, int] = field(default_factory=dict)
+    as_task: bool | None = None  # run as an MCP task where the tool lets us choose (None: the default, yes)
+    task: TaskInfo | None = None  # the task the call runs as, once the server made one
+    questions: list[Question] = field(default_factory=list)  # the server's questions for a person, in order
 
     @property
     def settled(self) -> bool:
@@ -150,8 +245,21 @@ class Job:
         """Progress as 0..100, or None while the total is unknown (an indeterminate bar)."""
         return percent_of(self.progress, self.total)
 
+    @property
+    def waiting_questions(self) -> list[Question]:
+        return [question for question in self.questions if question.waiting]
+
+    def question(self, key: str) -> Question | None:
+        return next((question for question in self.questions if question.key == key), None)
+
     def copy(self) -> Job:
-        return dataclasses.replace(self, kind_counts=dict(self.kind_counts), level_counts=dict(self.level_counts))
+        return dataclasses.replace(
+            self,
+            kind_counts=dict(self.kind_counts),
+            level_counts=dict(self.level_counts),
+            task=None if self.task is None else dataclasses.replace(self.task),
+            questions=[dataclasses.replace(question) for question in self.questions],
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -177,6 +285,9 @@ class Job:
             "log_level": self.log_level,
             "linger": self.linger,
             "lingering_until": iso_time(self.lingering_until) if self.lingering_until is not None else None,
+            "as_task": self.as_task,
+            "task": self.task.to_json() if self.task is not None else None,
+            "waiting_questions": len(self.waiting_questions),
         }
 
 

@@ -6,7 +6,8 @@ reader therefore never holds a buffer and never slows anyone. Topics:
 - `job:<id>`: the job's events or fields changed;
 - `jobs`: a job was created or changed state (lists of jobs);
 - `queue`: a job is waiting for a worker;
-- `cancel:<id>`: someone asked for the job to be cancelled.
+- `cancel:<id>`: someone asked for the job to be cancelled;
+- `answer:<id>`: someone answered one of the job's questions.
 
 The store publishes them after each commit: directly in one process (SQLite), or through
 PostgreSQL's LISTEN/NOTIFY, so every process on every host hears them.
@@ -33,6 +34,10 @@ def server_topic(name: str) -> str:
 
 def cancel_topic(job_id: str) -> str:
     return f"cancel:{job_id}"
+
+
+def answer_topic(job_id: str) -> str:
+    return f"answer:{job_id}"
 
 
 class Hub:

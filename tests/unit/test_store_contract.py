@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Sequence
 import anyio
 import pytest
 
-from webapp.events import Event, Job, JobState
-from webapp.hub import JOBS, QUEUE, Hub, cancel_topic, job_topic, server_topic
-from webapp.store import EventCounts, EventFilter, JobLost, Store, WorkerInfo, counts_of, open_store
+from webapp.events import Event, Job, JobState, Question, TaskInfo
+from webapp.hub import JOBS, QUEUE, Hub, answer_topic, cancel_topic, job_topic, server_topic
+from webapp.store import Answer, EventCounts, EventFilter, JobLost, Store, WorkerInfo, counts_of, open_store
 from webapp.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.anyio
@@ -476,3 +476,81 @@ async def test_a_secret_is_made_once_and_every_process_gets_the_same(db: str) ->
         assert await first.secret("another") != made
     async with open_store(db, Hub()) as reopened:
         assert await reopened.secret("sessions") == made
+
+
+async def task_job(store: Store, job_id: str, worker: WorkerInfo = WORKER) -> Job:
+    """A job whose call runs as an MCP task, with a question waiting."""
+    job = await running(store, job_id, worker)
+    job.task = TaskInfo(job_id + "-task", "2025-11-25", "input_required", "asking", 10.0, 60_000, 500, "sess-1")
+    job.state = JobState.INPUT_REQUIRED
+    job.questions = [Question("q1", "Which one?", {"type": "object"}, 11.0, seq=1, server_key="k1")]
+    job.last_seq = 1
+    await store.save_job(job, logs(job_id, range(1, 2)))
+    return job
+
+
+async def test_a_jobs_task_and_questions_are_written_with_its_fields_and_read_back(store: Store) -> None:
+    job = await task_job(store, "t")
+    stored = await store.get_job("t")
+    assert stored is not None
+    assert stored.task == job.task and stored.questions == job.questions
+    assert stored.state is JobState.INPUT_REQUIRED
+    assert [j.id for j in await store.list_jobs(state="input_required")] == ["t"]
+    assert (await store.request_cancel("t", 12.0)).state is JobState.CANCELLING  # type: ignore[union-attr]
+
+
+async def test_a_task_job_of_a_lost_worker_is_handed_over_and_another_worker_takes_it_as_it_was(store: Store) -> None:
+    job = await task_job(store, "t", WORKER)
+    await running(store, "plain", WORKER)
+    await store.renew_lease(WORKER, -1)
+    queue = store.hub.watch(QUEUE)
+    assert sorted(await store.interrupt_jobs_of_lost_workers()) == ["plain", "t"]
+    with anyio.fail_after(5):
+        await queue.wait()  # a worker is told there is one to take
+    handed = await store.get_job("t")
+    assert handed is not None and (handed.state, handed.worker) == (JobState.INPUT_REQUIRED, None)
+    with pytest.raises(JobLost):  # the lost worker, should it come back, writes nothing more
+        await store.save_job(job)
+    await store.renew_lease(OTHER, 60)
+    taken = await store.claim_job(OTHER.id)
+    assert taken is not None and (taken.id, taken.worker, taken.state) == ("t", OTHER.id, JobState.INPUT_REQUIRED)
+    assert taken.task == job.task and taken.last_seq == 1  # its events go on from the next seq
+    plain = await store.get_job("plain")
+    assert plain is not None and plain.state is JobState.INTERRUPTED
+
+
+async def test_a_stopping_worker_hands_its_task_job_over_and_at_a_start_task_jobs_wait_to_be_taken(
+    store: Store,
+) -> None:
+    await task_job(store, "t", WORKER)
+    await running(store, "plain", WORKER)
+    await task_job(store, "t2", WORKER)
+    assert not await store.release_job("t", OTHER.id)  # not that worker's
+    assert not await store.release_job("plain", WORKER.id)  # no task to re-attach to
+    assert await store.release_job("t", WORKER.id)
+    assert not await store.release_job("t", WORKER.id)
+    assert sorted(await store.interrupt_unfinished("the dashboard stopped", 20.0)) == ["plain", "t2"]
+    states = {job.id: (job.state, job.worker) for job in await store.list_jobs()}
+    assert states["t"] == states["t2"] == (JobState.INPUT_REQUIRED, None)
+    assert states["plain"] == (JobState.INTERRUPTED, WORKER.id)
+    taken = await store.claim_job(OTHER.id)
+    assert taken is not None and taken.id == "t"  # the oldest first
+
+
+async def test_the_first_answer_to_a_question_wins_and_wakes_the_worker(store: Store) -> None:
+    await task_job(store, "t")
+    told = store.hub.watch(answer_topic("t"))
+    first = Answer("accept", {"answer": "blue"}, 30.0)
+    assert await store.answer_question("t", "q1", first)
+    with anyio.fail_after(5):
+        await told.wait()
+    assert not await store.answer_question("t", "q1", Answer("decline", None, 31.0, "timeout"))
+    assert await store.answer_of("t", "q1") == first
+    assert await store.answer_of("t", "q2") is None
+    assert await store.answered_keys("t") == {"q1"}
+    job = await store.get_job("t")
+    assert job is not None
+    job.state, job.finished_at = JobState.SUCCEEDED, 40.0
+    await store.save_job(job)
+    assert await store.delete_job("t")
+    assert await store.answered_keys("t") == set()  # gone with its job

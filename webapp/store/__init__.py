@@ -22,21 +22,26 @@ from typing import Any, Protocol
 
 import re2
 
-from webapp.events import Event, Job, JobState, json_text
+from webapp.events import Event, Job, JobState, Question, TaskInfo, json_text
 from webapp.hub import JOBS, Hub, job_topic
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 # States a worker may still write over; anything else is settled. `cancelling` is never stored: it is
-# `running` with a cancel asked for (see `Job.cancel_requested`).
-ACTIVE_STATES = (JobState.STARTING.value, JobState.RUNNING.value)
+# `running` (or `input_required`) with a cancel asked for (see `Job.cancel_requested`).
+ACTIVE_STATES = (JobState.STARTING.value, JobState.RUNNING.value, JobState.INPUT_REQUIRED.value)
 ENDED_STATES = tuple(state.value for state in JobState if state.is_terminal)
 ACTIVE_SQL = "state IN ({})".format(", ".join(f"'{state}'" for state in ACTIVE_STATES))
 # Settled: ended, and no longer lingering (a job's state is set when its call returns; its worker may still be
 # recording what the server sends late, until `lingering_until` is cleared).
 ENDED_SQL = "state IN ({}) AND lingering_until IS NULL".format(", ".join(f"'{state}'" for state in ENDED_STATES))
 WRITABLE_SQL = f"({ACTIVE_SQL} OR lingering_until IS NOT NULL)"  # what the job's worker may still write
+# A task job whose worker is gone (stopped and handed it over, or lost): any worker may re-attach to its task.
+REATTACH_SQL = f"worker IS NULL AND task IS NOT NULL AND {ACTIVE_SQL}"
+# What a worker takes: the oldest queued job, or task job to re-attach to. A re-attached job keeps its state.
+CLAIMABLE_SQL = f"(state='queued' OR ({REATTACH_SQL}))"
+CLAIMED_STATE_SQL = "CASE WHEN state='queued' THEN {0} ELSE state END"  # .format(the driver's placeholder)
 DELETE_CHUNK = 5000  # events deleted per transaction: a job of millions must not hold the store for long
 CANCELLED_BEFORE_START = "cancelled by the user before it started"
 
@@ -191,6 +196,26 @@ COUNT_SQL = "SELECT kind, level, count(*) FROM events WHERE job_id={0} AND seq<=
 MATCHING_SQL = "SELECT count(*) FROM events WHERE job_id={0} AND seq<={0}"
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What answers a question: a person's (`by` "person"), or the decline of a question left unanswered (`by`
+    "timeout"). The first answer stored for a question is the one."""
+
+    action: str
+    content: dict[str, Any] | None
+    answered_at: float
+    by: str = "person"
+
+
+def answer_row(job_id: str, key: str, answer: Answer) -> tuple[Any, ...]:
+    content = None if answer.content is None else json_text(answer.content)
+    return (job_id, key, answer.action, content, answer.answered_at, answer.by)
+
+
+def answer_from_row(row: Sequence[Any]) -> Answer:
+    return Answer(row[0], None if row[1] is None else json.loads(row[1]), row[2], row[3])
+
+
 class StoreUnavailable(Exception):
     """The store cannot be reached or used right now (a database restarting, a file locked too long).
     What was asked may be retried; nothing was half done."""
@@ -292,6 +317,17 @@ class Store(Protocol):
         """Ask for the job to stop. A queued job is cancelled at once; a running one is flagged for its
         worker (`cancel:<id>`) and reads `cancelling` until the worker ends it. None: no such job."""
 
+    # -- Answers to a job's questions ----------------------------------------------------------------------
+
+    async def answer_question(self, job_id: str, key: str, answer: Answer) -> bool:
+        """Keep the answer to question `key` of the job, unless it has one already (False); wakes the job's worker
+        (`answer:<id>`)."""
+
+    async def answer_of(self, job_id: str, key: str) -> Answer | None: ...
+
+    async def answered_keys(self, job_id: str) -> set[str]:
+        """The keys of the job's questions that have an answer (its worker may not have taken it yet)."""
+
     # -- Workers -------------------------------------------------------------------------------------
 
     async def renew_lease(self, worker: WorkerInfo, lease_seconds: float) -> None:
@@ -300,8 +336,13 @@ class Store(Protocol):
     async def unregister_worker(self, worker_id: str) -> None: ...
 
     async def claim_job(self, worker_id: str) -> Job | None:
-        """Take the oldest queued job (now `starting`, owned by `worker_id`), or None if there is none.
-        Two workers never take the same job."""
+        """Take the oldest queued job (now `starting`, owned by `worker_id`), or task job whose worker is gone (its
+        state kept: the worker re-attaches to its task), or None if there is none. Two workers never take the same
+        job."""
+
+    async def release_job(self, job_id: str, worker_id: str) -> bool:
+        """Hand a task job over: it is no longer `worker_id`'s, and any worker may take it to re-attach to its task
+        (wakes the queue). False, changing nothing: it is not that worker's, or not active."""
 
     async def save_job(self, job: Job, events: Sequence[Event] = ()) -> None:
         """Persist the job's fields and append `events`, atomically, as its worker (`job.worker`).
@@ -310,10 +351,12 @@ class Store(Protocol):
         worker's or no longer active."""
 
     async def interrupt_jobs_of_lost_workers(self) -> list[str]:
-        """Mark `interrupted` the active jobs of every worker whose lease has lapsed; return their ids."""
+        """Mark `interrupted` the active jobs of every worker whose lease has lapsed, but hand over those that run
+        as a task (a worker re-attaches to it); return the ids of both."""
 
     async def interrupt_unfinished(self, error: str, finished_at: float) -> list[str]:
-        """Mark every started, unfinished job `interrupted` (one process per SQLite file: at its start)."""
+        """Mark every started, unfinished job `interrupted`, but hand over those that run as a task (one process per
+        SQLite file: at its start)."""
 
 
 @contextlib.asynccontextmanager
@@ -358,7 +401,7 @@ def job_news(job_id: str) -> tuple[str, ...]:
 JOB_COLUMNS = (
     "id, tool, arguments, state, created_at, finished_at, progress, total, message, result, error,"
     " idle_timeout, max_duration, last_seq, worker, cancel_requested_at, dropped_events, log_level, linger,"
-    " lingering_until, server, warnings, counts"
+    " lingering_until, server, warnings, counts, as_task, task, questions"
 )
 EVENT_COLUMNS = (
     "job_id, seq, kind, received_at, level, logger, data, progress, total, message, note, data_bytes, method"
@@ -394,6 +437,9 @@ def job_row(job: Job) -> tuple[Any, ...]:
         job.server,
         job.warnings,
         counts_json(job),
+        job.as_task,
+        task_json(job),
+        questions_json(job),
     )
 
 
@@ -412,6 +458,8 @@ def job_update(job: Job) -> tuple[Any, ...]:
         job.lingering_until,
         job.warnings,
         counts_json(job),
+        task_json(job),
+        questions_json(job),
     )
 
 
@@ -428,6 +476,8 @@ _UPDATED = (
     "lingering_until",
     "warnings",
     "counts",
+    "task",
+    "questions",
 )
 JOB_UPDATE = ", ".join(f"{name}={{0}}" for name in _UPDATED)  # .format("?") or .format("%s")
 
@@ -458,7 +508,18 @@ def job_from_row(row: Sequence[Any]) -> Job:
         server=row[20],
         warnings=row[21],
         **counts_from_json(row[22]),
+        as_task=None if row[23] is None else bool(row[23]),
+        task=None if row[24] is None else TaskInfo(**json.loads(row[24])),
+        questions=[] if row[25] is None else [Question(**question) for question in json.loads(row[25])],
     )
+
+
+def task_json(job: Job) -> str | None:
+    return None if job.task is None else json_text(job.task.stored())
+
+
+def questions_json(job: Job) -> str | None:
+    return json_text([question.stored() for question in job.questions]) if job.questions else None
 
 
 def counts_json(job: Job) -> str:

@@ -28,10 +28,12 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from webapp.events import Event, Job, JobState
-from webapp.hub import JOBS, QUEUE, Hub, cancel_topic, job_topic, server_topic
+from webapp.hub import JOBS, QUEUE, Hub, answer_topic, cancel_topic, job_topic, server_topic
 from webapp.store import (
     ACTIVE_SQL,
     CANCELLED_BEFORE_START,
+    CLAIMABLE_SQL,
+    CLAIMED_STATE_SQL,
     COUNT_SQL,
     DELETE_CHUNK,
     ENDED_SQL,
@@ -43,11 +45,14 @@ from webapp.store import (
     MATCHING_SQL,
     SERVER_EVENT_COLUMNS,
     WRITABLE_SQL,
+    Answer,
     EventCounts,
     EventFilter,
     JobLost,
     StoreUnavailable,
     WorkerInfo,
+    answer_from_row,
+    answer_row,
     counts_from_rows,
     event_from_row,
     event_rows,
@@ -101,6 +106,10 @@ WITH inserted AS (
 SELECT pg_notify(%s, %s)
 """
 LISTENER_LOCK = 0x6D63706C  # with the server's name hashed: the advisory lock of its listener
+# Task jobs whose worker is gone are handed over: a worker re-attaches to their task.
+RELEASE_TASKS = (
+    f"UPDATE jobs SET worker=NULL WHERE worker IS NOT NULL AND task IS NOT NULL AND {ACTIVE_SQL} AND {{}} RETURNING id"
+)
 # Jobs whose worker is gone stop lingering: their state was set when their call returned.
 STOP_LINGERING = "UPDATE jobs SET lingering_until=NULL WHERE lingering_until IS NOT NULL AND {} RETURNING id"
 WRITTEN = "@written"  # ends the NOTIFY of a job's own write, as against a change made by anyone else
@@ -370,7 +379,9 @@ class PostgresStore:
                     if cursor.rowcount < DELETE_CHUNK:
                         break
                 async with conn.transaction():
-                    await conn.execute(f"DELETE FROM jobs WHERE id=%s AND {ENDED_SQL}", (job_id,))
+                    deleted = await conn.execute(f"DELETE FROM jobs WHERE id=%s AND {ENDED_SQL}", (job_id,))
+                    if deleted.rowcount:
+                        await conn.execute("DELETE FROM answers WHERE job_id=%s", (job_id,))
                     await self._notify(conn, job_topic(job_id))
 
     # -- Lines a server sends outside any job ------------------------------------------------------------
@@ -484,16 +495,28 @@ class PostgresStore:
     async def claim_job(self, worker_id: str) -> Job | None:
         async with self._connection() as conn, conn.transaction():
             cursor = await conn.execute(
-                f"UPDATE jobs SET state=%s, worker=%s WHERE id = ("
-                "  SELECT id FROM jobs WHERE state=%s ORDER BY created_at, id FOR UPDATE SKIP LOCKED LIMIT 1"
+                f"UPDATE jobs SET state={CLAIMED_STATE_SQL.format('%s')}, worker=%s WHERE id = ("
+                f"  SELECT id FROM jobs WHERE {CLAIMABLE_SQL} ORDER BY created_at, id FOR UPDATE SKIP LOCKED LIMIT 1"
                 f") RETURNING {JOB_COLUMNS}",
-                (JobState.STARTING.value, worker_id, JobState.QUEUED.value),
+                (JobState.STARTING.value, worker_id),
             )
             row = await cursor.fetchone()
             if row is None:
                 return None
             await self._notify(conn, job_topic(row[0]))
         return job_from_row(row)
+
+    async def release_job(self, job_id: str, worker_id: str) -> bool:
+        async with self._connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                f"UPDATE jobs SET worker=NULL WHERE id=%s AND worker=%s AND task IS NOT NULL AND {ACTIVE_SQL}",
+                (job_id, worker_id),
+            )
+            released = cursor.rowcount > 0
+            if released:
+                await self._notify(conn, job_topic(job_id), QUEUE)
+        self._written.pop(job_id, None)
+        return released
 
     async def save_job(self, job: Job, events: Sequence[Event] = ()) -> None:
         columns = [list(column) for column in zip(*event_rows(events), strict=True)] or [
@@ -521,6 +544,8 @@ class PostgresStore:
                 "SELECT id, host, pid, started_at FROM workers WHERE lease_until < now() FOR UPDATE SKIP LOCKED"
             )
             for worker in [WorkerInfo(*row) for row in await cursor.fetchall()]:
+                released = await conn.execute(RELEASE_TASKS.format("worker=%s"), (worker.id,))
+                ids += [row[0] for row in await released.fetchall()]
                 interrupted = await conn.execute(
                     f"UPDATE jobs SET state=%s, error=%s, finished_at=%s WHERE worker=%s AND {ACTIVE_SQL} RETURNING id",
                     (JobState.INTERRUPTED.value, lost_worker_error(worker), now, worker.id),
@@ -529,20 +554,51 @@ class PostgresStore:
                 lingering = await conn.execute(STOP_LINGERING.format("worker=%s"), (worker.id,))
                 ids += [row[0] for row in await lingering.fetchall()]
                 await conn.execute("DELETE FROM workers WHERE id=%s", (worker.id,))
-            await self._notify(conn, *(job_topic(job_id) for job_id in ids))
+            await self._notify(conn, *(job_topic(job_id) for job_id in ids), *((QUEUE,) if ids else ()))
         return ids
 
     async def interrupt_unfinished(self, error: str, finished_at: float) -> list[str]:
         async with self._connection() as conn, conn.transaction():
+            released = await conn.execute(RELEASE_TASKS.format("TRUE"))
+            ids = [row[0] for row in await released.fetchall()]
             cursor = await conn.execute(
-                f"UPDATE jobs SET state=%s, error=%s, finished_at=%s WHERE {ACTIVE_SQL} RETURNING id",
+                f"UPDATE jobs SET state=%s, error=%s, finished_at=%s WHERE {ACTIVE_SQL} AND worker IS NOT NULL"
+                " RETURNING id",
                 (JobState.INTERRUPTED.value, error, finished_at),
             )
-            ids = [row[0] for row in await cursor.fetchall()]
+            ids += [row[0] for row in await cursor.fetchall()]
             lingering = await conn.execute(STOP_LINGERING.format("TRUE"))
             ids += [row[0] for row in await lingering.fetchall()]
-            await self._notify(conn, *(job_topic(job_id) for job_id in ids))
+            await self._notify(conn, *(job_topic(job_id) for job_id in ids), QUEUE)
         return ids
+
+    # -- Answers to a job's questions ----------------------------------------------------------------------
+
+    async def answer_question(self, job_id: str, key: str, answer: Answer) -> bool:
+        async with self._connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "INSERT INTO answers (job_id, key, action, content, answered_at, by) VALUES (%s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                answer_row(job_id, key, answer),
+            )
+            inserted = cursor.rowcount > 0
+            if inserted:
+                await self._notify(conn, answer_topic(job_id))
+        return inserted
+
+    async def answer_of(self, job_id: str, key: str) -> Answer | None:
+        async with self._connection() as conn:
+            cursor = await conn.execute(
+                "SELECT action, content, answered_at, by FROM answers WHERE job_id=%s AND key=%s", (job_id, key)
+            )
+            row = await cursor.fetchone()
+        return None if row is None else answer_from_row(row)
+
+    async def answered_keys(self, job_id: str) -> set[str]:
+        async with self._connection() as conn:
+            cursor = await conn.execute("SELECT key FROM answers WHERE job_id=%s", (job_id,))
+            rows = await cursor.fetchall()
+        return {row[0] for row in rows}
 
 
 def _marks(n: int) -> str:

@@ -25,10 +25,12 @@ import anyio
 from anyio.abc import TaskGroup
 
 from webapp.events import Event, Job, JobState
-from webapp.hub import QUEUE, Hub, cancel_topic, server_topic
+from webapp.hub import QUEUE, Hub, answer_topic, cancel_topic, server_topic
 from webapp.store import (
     ACTIVE_SQL,
     CANCELLED_BEFORE_START,
+    CLAIMABLE_SQL,
+    CLAIMED_STATE_SQL,
     COUNT_SQL,
     DELETE_CHUNK,
     ENDED_SQL,
@@ -40,11 +42,14 @@ from webapp.store import (
     MATCHING_SQL,
     SERVER_EVENT_COLUMNS,
     WRITABLE_SQL,
+    Answer,
     EventCounts,
     EventFilter,
     JobLost,
     StoreUnavailable,
     WorkerInfo,
+    answer_from_row,
+    answer_row,
     counts_from_rows,
     event_from_row,
     event_rows,
@@ -387,12 +392,13 @@ class SQLiteStore:
 
     async def claim_job(self, worker_id: str) -> Job | None:
         def claim(db: sqlite3.Connection) -> Any:
-            row = db.execute(
-                "SELECT id FROM jobs WHERE state=? ORDER BY created_at, rowid LIMIT 1", (JobState.QUEUED.value,)
-            ).fetchone()
+            row = db.execute(f"SELECT id FROM jobs WHERE {CLAIMABLE_SQL} ORDER BY created_at, rowid LIMIT 1").fetchone()
             if row is None:
                 return None
-            db.execute("UPDATE jobs SET state=?, worker=? WHERE id=?", (JobState.STARTING.value, worker_id, row[0]))
+            db.execute(
+                f"UPDATE jobs SET state={CLAIMED_STATE_SQL.format('?')}, worker=? WHERE id=?",
+                (JobState.STARTING.value, worker_id, row[0]),
+            )
             return db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id=?", (row[0],)).fetchone()
 
         row = await self._write(claim)
@@ -401,6 +407,13 @@ class SQLiteStore:
         job = job_from_row(row)
         self._publish(*job_news(job.id))
         return job
+
+    async def release_job(self, job_id: str, worker_id: str) -> bool:
+        query = f"UPDATE jobs SET worker=NULL WHERE id=? AND worker=? AND task IS NOT NULL AND {ACTIVE_SQL}"
+        released = await self._write(lambda db: db.execute(query, (job_id, worker_id)).rowcount)
+        if released:
+            self._publish(*job_news(job_id), QUEUE)
+        return bool(released)
 
     async def save_job(self, job: Job, events: Sequence[Event] = ()) -> None:
         fields = job_update(job)
@@ -427,6 +440,7 @@ class SQLiteStore:
             ids: list[str] = []
             lost = db.execute("SELECT id, host, pid, started_at FROM workers WHERE lease_until < ?", (now,))
             for worker in [WorkerInfo(*row) for row in lost.fetchall()]:
+                ids += _release_tasks(db, "worker=?", (worker.id,))
                 jobs = db.execute(f"SELECT id FROM jobs WHERE worker=? AND {ACTIVE_SQL}", (worker.id,)).fetchall()
                 ids += _interrupt(db, [row[0] for row in jobs], lost_worker_error(worker), now)
                 ids += _stop_lingering(db, "worker=?", (worker.id,))
@@ -434,19 +448,44 @@ class SQLiteStore:
             return ids
 
         ids = await self._write(interrupt)
-        self._publish(*(topic for job_id in ids for topic in job_news(job_id)))
+        self._publish(*(topic for job_id in ids for topic in job_news(job_id)), QUEUE)
         return ids
 
     async def interrupt_unfinished(self, error: str, finished_at: float) -> list[str]:
         def interrupt(db: sqlite3.Connection) -> list[str]:
             db.execute("DELETE FROM workers")
+            released = _release_tasks(db, "1", ())
             # `cancelling` was a stored state before the queue existed: files of that release may hold it.
-            jobs = db.execute(f"SELECT id FROM jobs WHERE {ACTIVE_SQL} OR state='cancelling'").fetchall()
-            return _interrupt(db, [row[0] for row in jobs], error, finished_at) + _stop_lingering(db, "1", ())
+            jobs = db.execute(
+                f"SELECT id FROM jobs WHERE ({ACTIVE_SQL} OR state='cancelling') AND worker IS NOT NULL"
+            ).fetchall()
+            interrupted = _interrupt(db, [row[0] for row in jobs], error, finished_at)
+            return released + interrupted + _stop_lingering(db, "1", ())
 
         ids = await self._write(interrupt)
-        self._publish(*(topic for job_id in ids for topic in job_news(job_id)))
+        self._publish(*(topic for job_id in ids for topic in job_news(job_id)), QUEUE)
         return ids
+
+    # -- Answers to a job's questions ----------------------------------------------------------------------
+
+    async def answer_question(self, job_id: str, key: str, answer: Answer) -> bool:
+        insert = (
+            "INSERT OR IGNORE INTO answers (job_id, key, action, content, answered_at, by) VALUES (?, ?, ?, ?, ?, ?)"
+        )
+        row = answer_row(job_id, key, answer)
+        inserted = await self._write(lambda db: db.execute(insert, row).rowcount)
+        if inserted:
+            self._publish(answer_topic(job_id))
+        return bool(inserted)
+
+    async def answer_of(self, job_id: str, key: str) -> Answer | None:
+        query = "SELECT action, content, answered_at, by FROM answers WHERE job_id=? AND key=?"
+        row = await self._read(lambda db: db.execute(query, (job_id, key)).fetchone())
+        return None if row is None else answer_from_row(row)
+
+    async def answered_keys(self, job_id: str) -> set[str]:
+        rows = await self._read(lambda db: db.execute("SELECT key FROM answers WHERE job_id=?", (job_id,)).fetchall())
+        return {row[0] for row in rows}
 
 
 def _interrupt(db: sqlite3.Connection, job_ids: list[str], error: str, finished_at: float) -> list[str]:
@@ -455,6 +494,16 @@ def _interrupt(db: sqlite3.Connection, job_ids: list[str], error: str, finished_
         [(JobState.INTERRUPTED.value, error, finished_at, job_id) for job_id in job_ids],
     )
     return job_ids
+
+
+def _release_tasks(db: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[str]:
+    """Task jobs whose worker is gone are handed over: a worker re-attaches to their task."""
+    rows = db.execute(
+        f"UPDATE jobs SET worker=NULL WHERE worker IS NOT NULL AND task IS NOT NULL AND {ACTIVE_SQL} AND {where}"
+        " RETURNING id",
+        params,
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def _stop_lingering(db: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[str]:
@@ -487,7 +536,8 @@ def _trim_some_server_events(db: sqlite3.Connection, server: str, keep: int) -> 
 
 
 def _delete_job_row(db: sqlite3.Connection, job_id: str) -> None:
-    db.execute(f"DELETE FROM jobs WHERE id=? AND {ENDED_SQL}", (job_id,))
+    if db.execute(f"DELETE FROM jobs WHERE id=? AND {ENDED_SQL}", (job_id,)).rowcount:
+        db.execute("DELETE FROM answers WHERE job_id=?", (job_id,))
 
 
 def _transaction(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
