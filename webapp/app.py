@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = True) ->
                     max_jobs=settings.max_jobs,
                     limits=limits_of(settings),
                     store_patience=settings.store_patience,
+                    input_timeout=settings.input_timeout,
                     on_server_news=servers.recheck,
                 )
                 if with_worker

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 
-from webapp.events import LEVELS, REFUSED, Event, EventKind, Job, ProgressNote, json_text, percent_of
+from webapp.events import LEVELS, QUESTION, REFUSED, Event, EventKind, Job, ProgressNote, json_text, percent_of
 
 NAME_CHARS = 200  # a logger's or a level's name, beyond which it is cut (marked with "…")
 MESSAGE_CHARS = 4096  # a progress message, likewise
@@ -64,6 +66,8 @@ class Recorder:
         self.after_end = False  # the call has returned: what comes now is marked as after its end
         self._pending: list[Event] = []
         self._bucket = None if self.limits.per_second is None else Bucket(self.limits.per_second)
+        self.on_task_status: Callable[[dict[str, Any]], None] | None = None  # see task_status
+        self._questions: deque[tuple[Any, int]] = deque(maxlen=100)  # question requests recorded: message, seq
 
     def log(self, level: str, logger: str | None, data: Any) -> None:
         if self._over_the_limit():
@@ -91,18 +95,48 @@ class Recorder:
         """Any other notification than the call's log and progress: kept with its method, params as data."""
         self._message("notification", method, params)
 
-    def request(self, method: str, params: Any) -> None:
-        """A request from the server (it is refused, by the SDK): kept with its method, params as data."""
-        self._message("request", method, params)
+    def request(self, method: str, params: Any, note: str = REFUSED) -> None:
+        """A request from the server: a question for a person (`note` QUESTION), or refused (by the SDK): kept with
+        its method, params as data."""
+        self._message("request", method, params, note=note)
+        if note == QUESTION and isinstance(params, dict):
+            self._questions.append((params.get("message"), self.job.last_seq))
+
+    def question_seq(self, message: Any) -> int | None:
+        """The seq of the request line of the question with this message (the oldest such, taken once)."""
+        for index, (asked, seq) in enumerate(self._questions):
+            if asked == message:
+                del self._questions[index]
+                return seq
+        return None
 
     def stderr(self, line: str) -> None:
         """A line a stdio server wrote to its stderr: kept as text."""
         self._message("stderr", None, line)
 
-    def _message(self, kind: EventKind, method: str | None, params: Any) -> None:
+    def task_status(self, params: dict[str, Any]) -> None:
+        """A task's status notification: the job's task runner's, when the job runs as a task; else a line."""
+        if self.on_task_status is not None:
+            self.on_task_status(params)
+        else:
+            self.notification("notifications/tasks/status", params)
+
+    def task(self, method: str, status: str, message: str | None, data: dict[str, Any]) -> None:
+        """The job's task changed status or status message (as `method` said: tasks/get, a notification...)."""
+        self._message("task", method, data, message=None if message is None else shorten(message, MESSAGE_CHARS))
+
+    def answer(self, method: str, data: dict[str, Any], note: str | None = None) -> None:
+        """What a question was answered with (`note`: why no person did, when none did)."""
+        self._message("answer", method, data, note=note)
+
+    def _message(
+        self, kind: EventKind, method: str | None, params: Any, *, note: str | None = None, message: str | None = None
+    ) -> None:
         if self._over_the_limit():
             return
         data, data_bytes, data_json = bounded(params, self.limits.event_bytes)
+        if note is None and self.after_end and kind in ("notification", "stderr"):
+            note = ProgressNote.AFTER_END
         event = Event(
             self.job.id,
             self.job.last_seq + 1,
@@ -111,7 +145,8 @@ class Recorder:
             data=data,
             data_bytes=data_bytes,
             method=None if method is None else shorten(method, NAME_CHARS),
-            note=REFUSED if kind == "request" else ProgressNote.AFTER_END if self.after_end else None,
+            message=message,
+            note=note,
             data_json=data_json,
         )
         self._append(event)
@@ -141,6 +176,10 @@ class Recorder:
                 note=note,
             )
         )
+
+    def touch(self) -> None:
+        """The server answered (a task's status, say): it is alive, whatever it sends."""
+        self.last_activity = time.monotonic()
 
     @property
     def backlog(self) -> int:

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     max_duration: float = Field(3600.0, gt=0, description="Default longest a job may run, in seconds.")
     status_interval: float = Field(5.0, gt=0, description="Seconds between checks of the MCP server's status.")
     max_jobs: int = Field(32, ge=1, description="Most jobs one worker runs at once; more wait, queued.")
+    input_timeout: float = Field(
+        600.0,
+        gt=0,
+        description="Seconds a server's question waits for a person's answer (in the page or the API) before it is "
+        "declined.",
+    )
     store_patience: float = Field(
         30.0,
         gt=0,

@@ -33,11 +33,14 @@ class Sink:
     def notification(self, method: str, params: Any) -> None:
         self.seen.append(("notification", method))
 
-    def request(self, method: str, params: Any) -> None:
+    def request(self, method: str, params: Any, note: str = "refused") -> None:
         self.seen.append(("request", method))
 
     def stderr(self, line: str) -> None:
         self.stderr_lines.append(line)
+
+    def task_status(self, params: dict[str, Any]) -> None:
+        self.seen.append(("task status", params.get("status")))
 
 
 @pytest.fixture(

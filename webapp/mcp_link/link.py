@@ -1,327 +1,55 @@
-"""The dashboard's MCP client side: the only module that imports `mcp`.
+"""A job's connection to its server: open it, call the tool (plainly or as a task), speak to its task, and go back
+to a task from a new connection after a restart. Also the probe that describes a server.
 
-One `Client` connection per job: MCP log notifications carry no request id, so a connection of its
-own is what makes every line attributable to its job.
-
-Every notification and every request the server sends is recorded straight off the transport (`_Tap`),
-in wire order, before the SDK's session sees it. That order is exact: the SDK runs each notification
-callback in a task of its own, so callbacks can run out of order and after the call has returned.
-On the wire, the call's own response has its place too, so progress that follows it is known to be
-late. The call's log and progress are taken there and never reach the session: that skips its second
-validation and its task per notification, which halves the cost of receiving them (measured: 18,000
-against 9,100 notifications/s). Anything else goes on to the session as well, which answers requests.
+One connection per job: MCP log notifications carry no request id, so a connection of its own is what makes every
+line attributable to its job. Its messages pass the tap first (see `tap`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import shlex
 import warnings
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, ClassVar, Literal, Protocol, Self
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, TypeVar
 
 import anyio
 from mcp import Client, MCPDeprecationWarning, MCPError
-from mcp.client import Transport
-from mcp.client.sse import sse_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
-from mcp.shared.message import SessionMessage
+from mcp.client.session import ClientSession
 from mcp.types import (
     CONNECTION_CLOSED,
+    CallToolResult,
     Implementation,
-    JSONRPCError,
-    JSONRPCNotification,
-    JSONRPCRequest,
-    JSONRPCResponse,
-    RequestId,
+    InitializeResult,
+    ServerCapabilities,
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from webapp import __version__
-from webapp.events import LogLevel, ProgressNote, clean_data, clean_text
-from webapp.stdio import StdioProcess, stdio_transport
+from webapp.events import LogLevel, clean_data, clean_text
+from webapp.mcp_link import task_wire
+from webapp.mcp_link.asking import Asker, elicitation_callback
+from webapp.mcp_link.tap import NotificationSink, Tap, tapped
+from webapp.mcp_link.targets import CLIENT_INFO, HttpSession, HttpTarget, Target, ignore, scrub
+from webapp.mcp_link.task_wire import TaskCreated, TaskProtocolError, TasksExtension, TaskSnapshot
 
 log = logging.getLogger(__name__)
-_CLIENT_INFO = Implementation(name="mcp-live", version=__version__)
+T = TypeVar("T")
 PROBE_TIMEOUT = 5.0  # seconds for a status check: connect, handshake, list tools
-# The SDK fails a whole call on an SSE event over 1 MiB; a bigger log line should rather arrive and be cut to
-# --max-event-bytes, visibly. Above this, the call fails with the SDK's own clear error.
-MAX_SERVER_EVENT_BYTES = 16 * 1024 * 1024
-
-
-ProtocolMode = Literal["auto", "legacy"]
-HttpTransport = Literal["streamable-http", "sse"]
-TransportName = Literal["streamable-http", "sse", "stdio"]
-OnStderr = Callable[[str], None]
-Ended = Callable[[], str | None]  # after a connection failed: what is known of why (a process's exit), or None
-
-
-@dataclass(frozen=True, slots=True)
-class HttpTarget:
-    """An MCP server at a URL, and how to greet it.
-
-    `auto` tries the 2026-07-28 protocol first and falls back to the 2025 `initialize` handshake;
-    `legacy` always uses the handshake (2025-era sessions), for servers that mishandle discovery.
-    `transport`: unset, a URL ending in /sse is the legacy HTTP+SSE transport, anything else streamable HTTP.
-    `secrets`: values taken from the environment into the URL or headers, kept out of every message.
-    """
-
-    url: str
-    protocol: ProtocolMode = "auto"
-    name: str = "default"
-    transport: HttpTransport | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    shown: str | None = None  # the URL as written in the config (its ${VAR}s unexpanded)
-    secrets: tuple[str, ...] = ()
-    log_level: LogLevel = "debug"  # asked for on the session that listens outside jobs (see listener)
-
-    per_job: ClassVar[bool] = False  # one server for every job (not started for each)
-
-    @property
-    def transport_name(self) -> TransportName:
-        if self.transport is not None:
-            return self.transport
-        return "sse" if urlsplit(self.url).path.rstrip("/").endswith("/sse") else "streamable-http"
-
-    @property
-    def where(self) -> str:
-        """The server's address as people may see it: with no password or secret in it."""
-        return scrub(without_password(self.shown or self.url), self.secrets)
-
-    def connect(self, on_stderr: OnStderr) -> tuple[Transport, Ended]:
-        headers = dict(self.headers)
-        if self.transport_name == "sse":
-            return sse_client(self.url, headers=headers or None), _nothing_known
-        return _streamable_http(self.url, headers), _nothing_known
-
-    def client(self, transport: Transport, **options: Any) -> Client:
-        return Client(transport, mode=self.protocol, client_info=_CLIENT_INFO, **options)
-
-
-@dataclass(frozen=True, slots=True)
-class StdioTarget:
-    """An MCP server run as a child process, started anew for each connection (so for each job)."""
-
-    command: str
-    args: tuple[str, ...] = ()
-    protocol: ProtocolMode = "auto"
-    name: str = "default"
-    env: Mapping[str, str] = field(default_factory=dict)
-    cwd: str | None = None
-    shown: str | None = None  # the command line as written in the config
-    secrets: tuple[str, ...] = ()
-    log_level: LogLevel = "debug"
-
-    per_job: ClassVar[bool] = True
-    transport_name: ClassVar[TransportName] = "stdio"
-
-    @property
-    def where(self) -> str:
-        return scrub(self.shown or shlex.join([self.command, *self.args]), self.secrets)
-
-    def connect(self, on_stderr: OnStderr) -> tuple[Transport, Ended]:
-        process = StdioProcess(self.where)
-        transport = stdio_transport(
-            self.command,
-            self.args,
-            env=self.env,
-            cwd=self.cwd,
-            on_stderr=lambda line: on_stderr(scrub(line, self.secrets)),
-            process_info=process,
-        )
-        return transport, lambda: scrub(process.describe_end(), self.secrets)
-
-    def client(self, transport: Transport, **options: Any) -> Client:
-        return Client(transport, mode=self.protocol, client_info=_CLIENT_INFO, **options)
-
-
-Target = HttpTarget | StdioTarget
-
-
-def _nothing_known() -> str | None:
-    return None
-
-
-def _ignore(line: str) -> None:
-    pass
-
-
-@contextlib.asynccontextmanager
-async def _streamable_http(url: str, headers: dict[str, str]) -> AsyncIterator[tuple[Any, Any]]:
-    async with (
-        create_mcp_http_client(headers=headers or None) as http,
-        streamable_http_client(url, http_client=http, max_sse_event_size=MAX_SERVER_EVENT_BYTES) as streams,
-    ):
-        yield streams
-
-
-def scrub(text: str, secrets: tuple[str, ...]) -> str:
-    """`text` with every secret in it replaced by ***."""
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
-def without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+# JSON-RPC codes a server answers about a task it no longer knows: not found (-32602), and on 2025 a session the
+# server has forgotten (-32600 "Session not found" from Python servers; an id-less 400 that the SDK reports as
+# -32603, or -32000, from others).
+TASK_NOT_FOUND = -32602
+SESSION_GONE = (-32600, -32603, -32000)
 
 
 class LinkError(Exception):
-    """The MCP server could not be reached, or the call failed at the protocol level."""
+    """The MCP server could not be reached, or the call failed at the protocol level. `code`: the JSON-RPC error
+    code, when the server answered with one."""
 
-
-class NotificationSink(Protocol):
-    """Receives a job's notifications in arrival order. Both calls must not block or await."""
-
-    def log(self, level: str, logger: str | None, data: Any) -> None: ...
-
-    def progress(
-        self, progress: float, total: float | None, message: str | None, *, note: ProgressNote | None = None
-    ) -> None:
-        """`note`: why this progress must not move the bar, when the wire already says so."""
-
-    def notification(self, method: str, params: Any) -> None:
-        """Any other notification, a malformed log or progress included."""
-
-    def request(self, method: str, params: Any) -> None:
-        """A request from the server; the SDK answers it (with a refusal, as we offer no callbacks)."""
-
-    def stderr(self, line: str) -> None:
-        """A line a stdio server wrote to its stderr."""
-
-
-class _Tap:
-    """Watches one connection's messages in wire order and hands the job's notifications to the sink.
-
-    It sees our `tools/call` go out (its id) and its answer come in, so a progress notification of
-    ours that follows the answer is `after_end`, and one with another token is `other_token`:
-    recorded once each, never applied to the bar.
-    """
-
-    def __init__(self, sink: NotificationSink, token: str, on_tools_changed: Callable[[], None] | None) -> None:
-        self.sink = sink
-        self.token = token
-        self.on_tools_changed = on_tools_changed
-        self._call_id: RequestId | None = None
-        self._answered = False
-
-    def outgoing(self, item: SessionMessage) -> None:
-        message = item.message
-        if isinstance(message, JSONRPCRequest) and message.method == "tools/call":
-            # A retried call (after input was required, or a header mismatch) is answered anew.
-            self._call_id, self._answered = message.id, False
-
-    def incoming(self, item: SessionMessage | Exception) -> bool:
-        """Handle `item`; True when it is the job's notification and the session need not see it."""
-        if isinstance(item, Exception):
-            return False
-        message = item.message
-        if isinstance(message, JSONRPCNotification):
-            params = message.params or {}
-            if message.method == "notifications/message" and self._log(params):
-                return True
-            if message.method == "notifications/progress" and self._progress(params):
-                return True
-            # Anything else is a line too. The session sees it as well: it may act on it, or log it as malformed.
-            self.sink.notification(clean_text(message.method), clean_data(params))
-            if message.method == "notifications/tools/list_changed" and self.on_tools_changed is not None:
-                self.on_tools_changed()
-        elif isinstance(message, JSONRPCRequest) and message.method != "ping":
-            # The session answers it: with no callback of ours, "... not supported".
-            self.sink.request(clean_text(message.method), clean_data(message.params or {}))
-        elif isinstance(message, JSONRPCResponse | JSONRPCError) and message.id == self._call_id:
-            self._answered = True
-        return False
-
-    def _log(self, params: dict[str, Any]) -> bool:
-        level, logger = params.get("level"), params.get("logger")
-        if not isinstance(level, str) or not (logger is None or isinstance(logger, str)):
-            return False  # malformed: kept as a notification
-        self.sink.log(clean_text(level), None if logger is None else clean_text(logger), clean_data(params.get("data")))
-        return True
-
-    def _progress(self, params: dict[str, Any]) -> bool:
-        progress, total, message = params.get("progress"), params.get("total"), params.get("message")
-        if not isinstance(progress, int | float) or isinstance(progress, bool):
-            return False  # malformed: kept as a notification
-        if not (total is None or _is_number(total)):
-            return False
-        if message is not None:
-            message = clean_text(message if isinstance(message, str) else str(message))
-        note = None
-        if params.get("progressToken") != self.token:
-            note = ProgressNote.OTHER_TOKEN
-        elif self._answered:
-            note = ProgressNote.AFTER_END
-        self.sink.progress(float(progress), None if total is None else float(total), message, note=note)
-        return True
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-class _Wrapped:
-    """A stream of the transport's, handed on: closing and entering go to the stream itself."""
-
-    def __init__(self, inner: Any, tap: _Tap) -> None:
-        self._inner = inner
-        self._tap = tap
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def __aenter__(self) -> Self:
-        await self._inner.__aenter__()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        result: bool | None = await self._inner.__aexit__(exc_type, exc, tb)
-        return result
-
-
-class _TapReader(_Wrapped):
-    """The transport's read stream, with the tap in front: what it consumes, the session never sees."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)  # e.g. `last_context`, which the SDK reads when present
-
-    async def receive(self) -> SessionMessage | Exception:
-        while True:
-            item: SessionMessage | Exception = await self._inner.receive()
-            if not self._tap.incoming(item):
-                return item
-
-    def __aiter__(self) -> _TapReader:
-        return self
-
-    async def __anext__(self) -> SessionMessage | Exception:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-
-class _TapWriter(_Wrapped):
-    async def send(self, item: SessionMessage, /) -> None:
-        self._tap.outgoing(item)
-        await self._inner.send(item)
-
-
-@contextlib.asynccontextmanager
-async def _tapped(transport: Transport, tap: _Tap) -> AsyncIterator[tuple[Any, Any]]:
-    async with transport as (read_stream, write_stream):
-        yield _TapReader(read_stream, tap), _TapWriter(write_stream, tap)
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +57,7 @@ class ToolSpec:
     name: str
     description: str
     input_schema: dict[str, Any]
+    task_support: str | None = None  # 2025-11-25's execution.taskSupport: required, optional or forbidden
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +68,13 @@ class ServerDescription:
     tools: tuple[ToolSpec, ...]
     capabilities: dict[str, Any] = field(default_factory=dict)  # as the server declared them
 
+    @property
+    def runs_tools_as_tasks(self) -> bool:
+        """2025-11-25: the server takes tools/call as a task (`tasks.requests.tools.call`). On 2026-07-28 the server
+        alone decides, call by call."""
+        requests = (self.capabilities.get("tasks") or {}).get("requests") or {}
+        return isinstance(requests, dict) and isinstance(requests.get("tools"), dict) and "call" in requests["tools"]
+
 
 @dataclass(frozen=True, slots=True)
 class ToolOutcome:
@@ -347,44 +83,129 @@ class ToolOutcome:
     text: str  # the text content blocks joined: the error message when is_error
 
 
+def outcome_of(result: CallToolResult | dict[str, Any]) -> ToolOutcome:
+    """A tool's outcome from its CallToolResult (or its JSON); TaskProtocolError when it is none."""
+    if isinstance(result, dict):
+        try:
+            result = CallToolResult.model_validate(result, by_name=False)
+        except ValueError as exc:
+            raise TaskProtocolError(f"the task's result is not a tool's result: {describe_error(exc)}") from exc
+    text = "\n".join(block.text for block in result.content if block.type == "text")
+    as_json = result.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"result_type", "meta"})
+    return ToolOutcome(is_error=result.is_error, result=clean_data(as_json), text=clean_text(text))
+
+
 class Link:
     """An open connection to the server, for one job."""
 
-    def __init__(self, client: Client, tap: _Tap) -> None:
-        self._client = client
+    def __init__(self, session: ClientSession, tap: Tap, http: HttpSession, client: Client | None = None) -> None:
+        self.session = session
+        self._client = client  # None on a connection back to a 2025 session (re-attached): it makes no call
         self._tap = tap
+        self._http = http
 
     @property
     def protocol_version(self) -> str:
-        return self._client.protocol_version
+        return self.session.protocol_version or ""
+
+    @property
+    def modern(self) -> bool:
+        return self.protocol_version in MODERN_PROTOCOL_VERSIONS
+
+    @property
+    def session_id(self) -> str | None:
+        """The 2025 streamable HTTP session this connection speaks in (what a task made in it belongs to)."""
+        return None if self.modern else self._http.id
 
     @property
     def offers_a_channel_outside_calls(self) -> bool:
         """Whether the server may speak on this session between calls: 2025-era sessions have a stream for that
         (the standalone GET stream, or SSE's one stream); 2026-07-28 has none."""
-        return self._client.protocol_version not in MODERN_PROTOCOL_VERSIONS
+        return not self.modern
 
     async def ping(self) -> None:
         """Raise LinkError when the server does not answer: the session is gone."""
         try:
             with anyio.fail_after(PROBE_TIMEOUT):
-                await self._client.send_ping()
+                await self.session.send_ping()
         except Exception as exc:
             raise LinkError(f"the server stopped answering: {describe_error(exc)}") from exc
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
+        """Call the tool and wait for its outcome (a task made of it instead is the server's fault here)."""
+        outcome = await self.start(name, arguments)
+        if isinstance(outcome, TaskSnapshot):
+            raise LinkError(f"the server made the call a task ({outcome.id}) where a plain answer was expected")
+        return outcome
+
+    async def start(
+        self, name: str, arguments: dict[str, Any], *, as_task: bool = False, ttl_ms: int = 3_600_000
+    ) -> ToolOutcome | TaskSnapshot:
+        """Call the tool: its outcome, or the task it runs as. `as_task` asks for one on 2025-11-25; on 2026-07-28
+        the server decides (the tasks extension is declared on every request of a connection with an asker)."""
+        assert self._client is not None, "a re-attached connection makes no call"
         try:
+            if as_task and not self.modern:
+                answer = await self._tap.raw.call(
+                    "tools/call", task_wire.task_call_params(name, arguments, ttl_ms, self._tap.token)
+                )
+                created = task_wire.created_2025(answer)
+                return created if isinstance(created, TaskSnapshot) else outcome_of(created)
             # Our own progress token: the server sends progress only for a request that carries one.
             result = await self._client.call_tool(name, arguments, meta={"progress_token": self._tap.token})
+        except TaskCreated as created:
+            return created.task
+        except TaskProtocolError as exc:
+            raise LinkError(f"the call failed: {exc}") from exc
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:
                 raise LinkError(f"lost the connection to the MCP server during the call ({exc.message})") from exc
-            raise LinkError(f"the call failed: {describe_error(exc)}") from exc
+            raise LinkError(f"the call failed: {describe_error(exc)}", exc.code) from exc
         except Exception as exc:  # e.g. a result that does not parse: the server's fault too
             raise LinkError(f"the call failed: {describe_error(exc)}") from exc
-        text = "\n".join(block.text for block in result.content if block.type == "text")
-        as_json = result.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"result_type", "meta"})
-        return ToolOutcome(is_error=result.is_error, result=clean_data(as_json), text=clean_text(text))
+        return outcome_of(result)
+
+    # -- The job's task -------------------------------------------------------------------------------------
+
+    async def get_task(self, task_id: str) -> TaskSnapshot:
+        get = task_wire.get_2026 if self.modern else task_wire.get_2025
+        return await self._speak("tasks/get", get(self.session, task_id))
+
+    async def task_result(self, task_id: str) -> ToolOutcome:
+        """2025-11-25: the task's outcome, once it ends (questions arrive on this request's stream meanwhile)."""
+        result = await self._speak("tasks/result", task_wire.result_2025(self.session, task_id))
+        try:
+            return outcome_of(result)
+        except TaskProtocolError as exc:
+            raise LinkError(str(exc)) from exc
+
+    async def answer_input(self, key: str, request: Any) -> dict[str, Any] | None:
+        """2026-07-28: one of the task's input requests, through our callbacks (a question goes to a person): the
+        response for tasks/update, or None when it was refused."""
+        return await task_wire.dispatch_input(self.session, key, request)
+
+    async def update_task(self, task_id: str, responses: dict[str, Any]) -> None:
+        await self._speak("tasks/update", task_wire.update_2026(self.session, task_id, responses))
+
+    async def cancel_task(self, task_id: str) -> None:
+        cancel = task_wire.cancel_2026 if self.modern else task_wire.cancel_2025
+        await self._speak("tasks/cancel", cancel(self.session, task_id))
+
+    async def list_tasks(self) -> list[TaskSnapshot]:
+        """2025-11-25: the tasks this session may see (a server may keep them per session)."""
+        return await self._speak("tasks/list", task_wire.list_2025(self.session))
+
+    async def _speak(self, method: str, request: Awaitable[T]) -> T:
+        try:
+            return await request
+        except TaskProtocolError as exc:
+            raise LinkError(f"{method}: {exc}") from exc
+        except MCPError as exc:
+            if exc.code == CONNECTION_CLOSED:
+                raise LinkError(f"lost the connection to the MCP server ({exc.message})", exc.code) from exc
+            raise LinkError(f"{method} failed: {describe_error(exc)}", exc.code) from exc
+        except (TimeoutError, OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+            raise LinkError(f"{method} failed: {describe_error(exc)}") from exc
 
 
 @contextlib.asynccontextmanager
@@ -394,43 +215,107 @@ async def open_link(
     token: str,
     log_level: LogLevel = "debug",
     on_tools_changed: Callable[[], None] | None = None,
+    asker: Asker | None = None,
+    keep_session: bool = False,
 ) -> AsyncIterator[Link]:
     """Connect to the server and relay its notifications to `sink` until the block ends.
 
     `token` is the progress token of the job's call; `log_level` the least severe level asked for;
-    `on_tools_changed` is told when the server says its tools changed. Cancel a call with a cancel scope around
-    `Link.call_tool`, inside this block: that is what tells the server (notifications/cancelled, or closing the
-    request stream on 2026-07-28). A scope around the whole block would close the connection before the server
-    hears of it.
+    `on_tools_changed` is told when the server says its tools changed. With `asker`, the connection takes
+    questions for a person (the elicitation capability) and tasks (the tasks extension, on 2026-07-28); with
+    `keep_session`, a 2025 session outlives the connection (no DELETE: its tasks stay reachable). Cancel a call
+    with a cancel scope around `Link.call_tool`, inside this block: that is what tells the server
+    (notifications/cancelled, or closing the request stream on 2026-07-28). A scope around the whole block would
+    close the connection before the server hears of it.
     """
-
-    tap = _Tap(sink, token, on_tools_changed)
-    transport, ended = target.connect(sink.stderr)
+    tap = Tap(sink, token, on_tools_changed)
+    http = HttpSession(keep=keep_session)
+    transport, ended = target.connect(sink.stderr, http)
+    client: Client | None = None
+    options: dict[str, Any] = {}
+    if asker is not None:
+        options["elicitation_callback"] = elicitation_callback(
+            asker, lambda: client is not None and client.protocol_version in MODERN_PROTOCOL_VERSIONS
+        )
+        options["extensions"] = [TasksExtension()]
     client = target.client(
-        _tapped(transport, tap),
+        tapped(transport, tap),
         # Without a log level, 2026-07-28 servers send no log notifications at all.
         log_level=log_level,
         # No response cache: one call per connection has nothing to reuse.
         cache=None,
+        **options,
     )
-    connected = False
-    call_error: LinkError | None = None
+    async with _explained(target, ended) as failures, client:
+        failures.connected = True
+        await ask_for_level(client, log_level)
+        try:
+            yield Link(client.session, tap, http, client)
+        except LinkError as exc:
+            raise failures.of_call(exc) from exc
+
+
+@contextlib.asynccontextmanager
+async def open_session_link(
+    target: HttpTarget,
+    sink: NotificationSink,
+    token: str,
+    session_id: str,
+    revision: str,
+    asker: Asker | None = None,
+) -> AsyncIterator[Link]:
+    """A connection back to a 2025 streamable HTTP session the server made before (after a restart): no
+    `initialize`, the saved `Mcp-Session-Id` on every request, and the session left open at the end. Its tasks are
+    spoken to by polling: such a connection has no stream for notifications outside requests."""
+    tap = Tap(sink, token, None)
+    http = HttpSession(session_id, keep=True)
+    transport, ended = target.connect(sink.stderr, http)
+    callback = None if asker is None else elicitation_callback(asker, lambda: False)
+    async with (
+        _explained(target, ended) as failures,
+        tapped(transport, tap) as (read, write),
+        ClientSession(read, write, client_info=CLIENT_INFO, elicitation_callback=callback) as session,
+    ):
+        failures.connected = True
+        session.adopt(
+            InitializeResult(
+                protocol_version=revision,
+                capabilities=ServerCapabilities(),
+                server_info=Implementation(name="(a session made before)", version=""),
+            )
+        )
+        try:
+            yield Link(session, tap, http)
+        except LinkError as exc:
+            raise failures.of_call(exc) from exc
+
+
+class _Failures:
+    """What went wrong with one connection, as a person can act on it."""
+
+    def __init__(self, ended: Callable[[], str | None]) -> None:
+        self.ended = ended
+        self.connected = False
+        self.call_error: LinkError | None = None
+
+    def of_call(self, exc: LinkError) -> LinkError:
+        """A request's failure, with what is known of how the server ended (a process's exit status)."""
+        self.call_error = LinkError(_and_why(str(exc), self.ended()), exc.code)
+        return self.call_error
+
+
+@contextlib.asynccontextmanager
+async def _explained(target: Target, ended: Callable[[], str | None]) -> AsyncIterator[_Failures]:
+    failures = _Failures(ended)
     try:
-        async with client:
-            connected = True
-            await ask_for_level(client, log_level)
-            try:
-                yield Link(client, tap)
-            except LinkError as exc:
-                call_error = LinkError(_and_why(str(exc), ended()))
-                raise call_error from exc
+        yield failures
     except Exception as exc:
-        if call_error is not None:
-            # Leaving a client whose server died raises too; the call's own error says more.
-            raise call_error from None
+        if failures.call_error is not None:
+            # Leaving a client whose server died raises too; the request's own error says more.
+            raise failures.call_error from None
         if isinstance(exc, LinkError):
             raise
-        what = "lost the connection to" if connected else "cannot reach"
+        what = "lost the connection to" if failures.connected else "cannot reach"
         message = f"{what} the MCP server at {target.where}: {scrub(describe_error(exc), target.secrets)}"
         raise LinkError(_and_why(message, ended())) from exc
 
@@ -454,7 +339,7 @@ async def ask_for_level(client: Client, level: LogLevel) -> None:
 
 async def describe_server(target: Target) -> ServerDescription:
     """Connect, read the server's identity, capabilities and tools, and disconnect."""
-    transport, ended = target.connect(_ignore)  # a probe's stderr is no job's: it is quoted only on a failure
+    transport, ended = target.connect(ignore)  # a probe's stderr is no job's: it is quoted only on a failure
     try:
         with anyio.fail_after(PROBE_TIMEOUT):
             async with target.client(transport) as client:
@@ -462,7 +347,15 @@ async def describe_server(target: Target) -> ServerDescription:
                 cursor: str | None = None
                 while True:
                     page = await client.list_tools(cursor=cursor)
-                    tools += [ToolSpec(t.name, t.description or "", dict(t.input_schema)) for t in page.tools]
+                    tools += [
+                        ToolSpec(
+                            t.name,
+                            t.description or "",
+                            dict(t.input_schema),
+                            t.execution.task_support if t.execution is not None else None,
+                        )
+                        for t in page.tools
+                    ]
                     cursor = page.next_cursor
                     if not cursor:
                         break
