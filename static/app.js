@@ -188,7 +188,13 @@
     }
     if (timing.textContent !== text) timing.textContent = text;
     const percent = row.dataset.percent;
-    const lead = finished ? state.replace("_", " ") : percent !== "" ? `${percent}%` : state;
+    const lead = finished
+      ? state.replace("_", " ")
+      : state === "input_required"
+        ? "waiting for you"
+        : percent !== ""
+          ? `${percent}%`
+          : state;
     const title = `${lead} · ${timing.dataset.tool} · MCP Live`;
     if (document.title !== title) document.title = title;
   }

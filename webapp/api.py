@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from webapp.events import KINDS, LEVELS, MAX_SEQ, Event, Job, JobState, LogLevel
+from webapp.events import KINDS, LEVELS, MAX_SEQ, Event, Job, JobState, LogLevel, iso_time
 from webapp.export import MEDIA_TYPES, ExportFormat, export_lines, file_name
 from webapp.monitor import ServerMonitor, ServerStatus
+from webapp.questions import InvalidAnswer, Waiting, answer, waiting_questions
 from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services
 from webapp.store import BadPattern, EventFilter, pattern
 
@@ -41,6 +42,20 @@ class JobRequest(BaseModel):
         le=MAX_LINGER,
         allow_inf_nan=False,
         description="Seconds to keep listening after the call returns, for what the server sends late.",
+    )
+    as_task: bool | None = Field(
+        None,
+        description="Run the call as an MCP task where the tool lets the client choose (execution.taskSupport "
+        "optional, on 2025-11-25); unset: yes. A tool that requires it always runs as one.",
+    )
+
+
+class AnswerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["accept", "decline", "cancel"] = Field(description="What to tell the server.")
+    content: dict[str, Any] | None = Field(
+        None, description="With accept, on a form question: the answer, an object that fits the question's schema."
     )
 
 
@@ -105,10 +120,32 @@ async def create_job(body: JobRequest, request: Request, services: ServicesDep) 
             max_duration=body.max_duration,
             log_level=body.log_level,
             linger=body.linger,
+            as_task=body.as_task,
         )
     except InvalidJob as exc:
         raise HTTPException(exc.status_code, exc.message, headers=exc.headers or None) from exc
     return JSONResponse(job.to_json(), status_code=201, headers={"Location": f"/api/jobs/{job.id}"})
+
+
+@router.get("/jobs/{job_id}/input")
+async def list_input(job_id: str, services: ServicesDep) -> list[dict[str, Any]]:
+    """The job's questions that wait for a person (the server asked them: elicitation), oldest first."""
+    job = await find_job(services, job_id)
+    return [Waiting(question).to_json() for question in await waiting_questions(services.store, job)]
+
+
+@router.post("/jobs/{job_id}/input/{key}", status_code=202)
+async def answer_input(
+    job_id: str, key: Annotated[str, Path(max_length=64)], body: AnswerRequest, services: ServicesDep
+) -> dict[str, Any]:
+    """Answer one of the job's questions: checked against its schema first (422, and nothing is sent), then sent
+    by the job's worker. A question answered already, or no longer waiting, is a 409."""
+    job = await find_job(services, job_id)
+    try:
+        kept = await answer(services.store, job, key, body.action, body.content)
+    except InvalidAnswer as exc:
+        raise HTTPException(exc.status_code, exc.message) from exc
+    return {"key": key, "action": kept.action, "content": kept.content, "answered_at": iso_time(kept.answered_at)}
 
 
 @router.post("/jobs/{job_id}/rerun", status_code=201)

@@ -24,7 +24,7 @@ from starlette.templating import Jinja2Templates
 
 from webapp.events import Event, Job
 from webapp.hub import Hub, Pacer, job_topic
-from webapp.rendering import render_line, render_progress, render_status
+from webapp.rendering import render_line, render_progress, render_questions, render_status
 from webapp.store import EventFilter, Store, StoreUnavailable, counts_of
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ class Seen:
     status: int = -1
     progress: int = -1
     counts: int = -1
+    questions: int = -1
 
 
 class JobFeed:
@@ -87,12 +88,13 @@ class JobFeed:
         self.status = Part(-1, (), "")
         self.progress = Part(-1, (), "")
         self.counts = Part(-1, (), "")
+        self.questions = Part(-1, (), "")
         self._by_level: dict[str, int] = {}  # the job's log lines by level, and its events by kind: the filters'
         self._by_kind: dict[str, int] = {}  # live counts, kept from the events the feed reads anyway
         self._lines: deque[str] = deque(maxlen=KEEP_LINES)
         self._events: deque[Event] = deque(maxlen=KEEP_LINES)  # the events of _lines, for filtered viewers
         # Messages composed since the last change, by the viewer's point: shared by every viewer there.
-        self._messages: dict[tuple[int, int, int, int], tuple[bytes | None, int]] = {}
+        self._messages: dict[tuple[int, ...], tuple[bytes | None, int]] = {}
         self.viewers = 0
         self.scope = anyio.CancelScope()
 
@@ -160,9 +162,16 @@ class JobFeed:
             self.last_seq = events[-1].seq
         if events or self.counts.version < 0:
             self.counts = Part(self.counts.version + 1, (), self._partial_counts())
-        status_key = (job.state, job.error, job.result is not None, job.dropped_events, job.lingering_until)
+        task = (job.task.status, job.task.status_message) if job.task else None
+        status_key = (job.state, job.error, job.result is not None, job.dropped_events, job.lingering_until, task)
         if status_key != self.status.key:
             self.status = Part(self.status.version + 1, status_key, self._partial_status(job))
+        questions_key = (job.state.is_terminal, *((q.key, q.state) for q in job.questions))
+        if questions_key != self.questions.key:
+            html = render_questions(self._templates, job)
+            self.questions = Part(
+                self.questions.version + 1, questions_key, sse_partial("#questions", "innerMorph", sse_data(html))
+            )
         progress_key = (job.progress, job.total, job.message, job.state)  # (the bar takes the colour of a failure)
         if progress_key != self.progress.key:
             self.progress = Part(self.progress.version + 1, progress_key, self._partial_progress(job))
@@ -225,7 +234,7 @@ class JobFeed:
     def message_for(self, seen: Seen) -> bytes | None:
         """The next message for a viewer at the tail, or None when it has seen everything. Viewers at the
         same point get the same bytes object: composed once, written to each socket."""
-        key = (seen.cursor, seen.status, seen.progress, seen.counts)
+        key = (seen.cursor, seen.status, seen.progress, seen.counts, seen.questions)
         cached = self._messages.get(key)
         if cached is None:
             lines, last = self.lines_after(seen.cursor)
@@ -251,6 +260,8 @@ class JobFeed:
             parts.append(self.status.sse)
         if self.counts.version != seen.counts:
             parts.append(self.counts.sse)
+        if self.questions.version != seen.questions:
+            parts.append(self.questions.sse)
         if len(parts) == 1:
             return None
         parts.append("\n")
@@ -259,6 +270,7 @@ class JobFeed:
     def mark_sent(self, seen: Seen, cursor: int) -> None:
         seen.cursor = cursor
         seen.status, seen.progress, seen.counts = self.status.version, self.progress.version, self.counts.version
+        seen.questions = self.questions.version
 
 
 class Feeds:

@@ -57,11 +57,17 @@ class ServerStatus:
             "version": d.version if d else None,
             "protocol_version": d.protocol_version if d else None,
             "capabilities": d.capabilities if d else None,
-            "tools": [
-                {"name": t.name, "description": t.description, "inputSchema": t.input_schema} for t in self.tools
-            ],
+            "tools": [tool_json(t) for t in self.tools],
             "checked_at": iso_time(self.checked_at) if self.checked_at is not None else None,
         }
+
+
+def tool_json(tool: ToolSpec) -> dict[str, Any]:
+    """A tool as the server listed it: with its `execution.taskSupport` (2025-11-25) when it said one."""
+    shown: dict[str, Any] = {"name": tool.name, "description": tool.description, "inputSchema": tool.input_schema}
+    if tool.task_support is not None:
+        shown["execution"] = {"taskSupport": tool.task_support}
+    return shown
 
 
 class ServerMonitor:

@@ -17,10 +17,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from webapp.api import FilterDep, filter_query, find_job
 from webapp.events import LEVELS, MAX_SEQ, Job, JobState, LogLevel
+from webapp.questions import InvalidAnswer, answer
 from webapp.rendering import example_arguments
 from webapp.schema_form import ArgumentErrors, describe_form, read_arguments, submitted_values
-from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services
-from webapp.store import StoreUnavailable, counts_of
+from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services, task_mode
+from webapp.store import EventFilter, StoreUnavailable, counts_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(default_response_class=HTMLResponse)
@@ -119,6 +120,7 @@ def start_form_context(
     server = monitor.status
     tool = server.tool(form["tool"])
     return {
+        "task_mode": task_mode(server, tool),
         "server": server,
         "bundled": services.settings.mcp_url is None and services.settings.config is None,
         "form": form,
@@ -158,6 +160,7 @@ def form_of(job: Job) -> dict[str, Any]:
         "max_duration": "" if job.max_duration is None else f"{job.max_duration:g}",
         "log_level": job.log_level,
         "linger": f"{job.linger:g}",
+        "as_task": "false" if job.as_task is False else "true",
     }
 
 
@@ -172,6 +175,7 @@ async def start_job_from_form(
     max_duration: Annotated[str, Form()] = "",
     log_level: Annotated[str, Form()] = "debug",
     linger: Annotated[str, Form()] = "",
+    as_task: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies its defaults
 ) -> Response:
     items = (await request.form()).multi_items()  # the argument fields, arg.<property>, as many as the tool has
     form = {
@@ -183,6 +187,7 @@ async def start_job_from_form(
         "max_duration": max_duration,
         "log_level": log_level,
         "linger": linger,
+        "as_task": as_task[-1] if as_task else "true",  # a checked box's "true" comes after the hidden "false"
     }
     monitor = services.servers.get(server) if server else services.monitor
     spec = monitor.status.tool(tool) if monitor else None
@@ -199,6 +204,7 @@ async def start_job_from_form(
             max_duration=parse_seconds("Maximum duration", max_duration),
             log_level=parse_level(log_level),
             linger=parse_linger(linger),
+            as_task=form["as_task"] != "false",
         )
     except ArgumentErrors as exc:
         return await render_index(
@@ -277,7 +283,19 @@ def parse_seconds(label: str, text: str) -> float | None:
 async def job_page(request: Request, job_id: str, services: ServicesDep, only: FilterDep) -> Response:
     """A job, live; with filters (`levels`, `kinds`, `logger`, `q`, `regex`), only the lines they let through,
     in the page and in its stream alike."""
-    job = await find_job(services, job_id)
+    return await render_job(request, services, await find_job(services, job_id), only)
+
+
+async def render_job(
+    request: Request,
+    services: Services,
+    job: Job,
+    only: EventFilter,
+    extra: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The job's page; `extra`: more for its templates (a question's form sent back with its errors)."""
+    job_id = job.id
     max_lines = services.settings.max_lines
     if only:
         # The newest matching lines up to the job's last event; the stream goes on after that event.
@@ -301,8 +319,38 @@ async def job_page(request: Request, job_id: str, services: ServicesDep, only: F
         "filter_query": filter_query(only),
         "counts": await counts_of(services.store, job),
         "matching": matching,
+        **(extra or {}),
     }
-    return services.templates.TemplateResponse(request, "job.html", context)
+    return services.templates.TemplateResponse(request, "job.html", context, status_code=status_code)
+
+
+@router.post("/jobs/{job_id}/input/{key}")
+async def answer_from_page(request: Request, job_id: str, key: str, services: ServicesDep) -> Response:
+    """A question's form on the job's page: Accept (with its fields), Decline or Cancel; then back to the job. A
+    form that does not fit the question comes back with each error beside its field, and nothing is sent."""
+    job = await find_job(services, job_id)
+    items = (await request.form()).multi_items()
+    action = next((str(value) for name, value in reversed(items) if name == "action"), "")
+    question = job.question(key)
+    try:
+        content: dict[str, Any] | None = None
+        if action == "accept" and question is not None and question.mode == "form" and question.schema is not None:
+            content = read_arguments(question.schema, items)
+        await answer(services.store, job, key, action, content)
+    except ArgumentErrors as exc:
+        extra = {
+            "question_error": exc.message,
+            "question_field_errors": exc.errors,
+            "question_fields": submitted_values(items),
+            "question_values": next((str(v) for n, v in items if n == "arguments"), None),
+        }
+        return await render_job(request, services, job, EventFilter(), extra, status_code=exc.status_code)
+    except InvalidAnswer as exc:
+        if exc.status_code == 404:
+            raise HTTPException(404, exc.message) from exc
+        extra = {"question_error": exc.message}
+        return await render_job(request, services, job, EventFilter(), extra, status_code=exc.status_code)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 OLDER_PAGE = 500  # lines a "load older lines" brings
@@ -337,7 +385,12 @@ async def tool_arguments(
     if spec is None:
         raise HTTPException(404, f"Unknown tool {tool!r}.")
     arguments = example_arguments(spec)
-    context = {"tool": spec, "arguments": arguments, "argument_form": describe_form(spec.input_schema, arguments)}
+    context = {
+        "tool": spec,
+        "arguments": arguments,
+        "argument_form": describe_form(spec.input_schema, arguments),
+        "task_mode": task_mode(monitor.status, spec) if monitor else None,
+    }
     return services.templates.TemplateResponse(request, "partials/_arguments.html", context)
 
 

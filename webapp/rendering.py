@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from webapp.events import KINDS, LEVELS, Event, Job, iso_time, json_safe
 from webapp.mcp_link import ToolSpec
+from webapp.schema_form import describe_form
 from webapp.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,11 +39,14 @@ def build_templates(settings: Settings | None = None) -> Jinja2Templates:
         size=size,
         clip=clip,
         duration=duration,
+        url_host=url_host,
     )
     env.globals.update(
         LEVELS=LEVELS,
         KINDS=KINDS,
         example_arguments=example_arguments,
+        example_values=example_values,
+        describe_form=describe_form,
         settings=settings,
         max_line_bytes=settings.max_line_bytes,
     )
@@ -137,7 +142,14 @@ MAX_PREFILL_BYTES = 16 * 1024  # a default or example bigger than this is not fi
 def example_arguments(tool: ToolSpec | None) -> str:
     """Starting arguments for the form: each property's default, else its first example, else empty. A value too
     big to fill in (MAX_PREFILL_BYTES: a server may put megabytes there) is left out, so the page stays small."""
-    schema = tool.input_schema if tool is not None else {}
+    return example_values(tool.input_schema if tool is not None else {})
+
+
+def example_values(schema: Any) -> str:
+    """The JSON text of a form's starting values for `schema` (see example_arguments): what a question's form
+    shows at first, its defaults applied."""
+    if not isinstance(schema, dict):
+        return "{}"
     properties = schema.get("properties")
     required = schema.get("required")
     args: dict[str, Any] = {}
@@ -172,6 +184,19 @@ def render_line(templates: Jinja2Templates, event: Event, events_url: str | None
 
 def render_status(templates: Jinja2Templates, job: Job) -> str:
     return templates.get_template("partials/_job_status.html").render(job=job)
+
+
+def render_questions(templates: Jinja2Templates, job: Job) -> str:
+    return templates.get_template("partials/_questions.html").render(job=job)
+
+
+def url_host(url: str | None) -> str:
+    """The host a question's URL leads to, said in plain text before anyone follows it."""
+    try:
+        host = urlsplit(url or "").hostname
+    except ValueError:
+        host = None
+    return host or "(no host)"
 
 
 def render_progress(templates: Jinja2Templates, job: Job) -> str:

@@ -8,7 +8,7 @@ import math
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema_rs
 from fastapi import Request
@@ -19,8 +19,8 @@ from webapp.feeds import Feeds
 from webapp.guards import Attempts
 from webapp.hub import Hub
 from webapp.listener import ServerListener
-from webapp.mcp_link import ToolSpec
-from webapp.monitor import ServerMonitor, Servers
+from webapp.mcp_link import ToolSpec, is_modern
+from webapp.monitor import ServerMonitor, Servers, ServerStatus
 from webapp.sessions import SessionKeeper
 from webapp.settings import Settings
 from webapp.store import Store
@@ -82,8 +82,10 @@ class Services:
         max_duration: float | None = None,
         log_level: LogLevel = "debug",
         linger: float = 0.0,
+        as_task: bool | None = None,
     ) -> Job:
-        """Check the request against the server's last known tools and the limits, then queue it."""
+        """Check the request against the server's last known tools and the limits, then queue it. `as_task`: run
+        the call as an MCP task where the tool lets us choose (None: yes)."""
         monitor = self.server(server)
         status = monitor.status
         # A stdio server starts anew for each job: one that could not be described may still run this one (and
@@ -104,6 +106,13 @@ class Services:
             raise InvalidJob("Arguments must not contain NaN or Infinity: JSON has no such numbers.", 422) from None
         if spec is not None:
             check_arguments(spec, arguments)
+        task = task_mode(status, spec)
+        if as_task and task is None and status.description and not is_modern(status.description.protocol_version):
+            raise InvalidJob(
+                f"The server {status.name} does not run {tool!r} as an MCP task: it offers no tasks, or the tool "
+                "forbids it. Leave as_task out.",
+                422,
+            )
         await self._check_room(client)
         job = Job(
             id=secrets.token_hex(6),
@@ -114,6 +123,7 @@ class Services:
             log_level=log_level,
             linger=linger,
             server=status.name,
+            as_task=True if task == "required" else (as_task is not False) if task == "optional" else None,
         )
         await self.store.create_job(job)
         return job
@@ -150,6 +160,7 @@ class Services:
             max_duration=job.max_duration,
             log_level=job.log_level,
             linger=job.linger,
+            as_task=job.as_task,
         )
 
     async def delete_job(self, job_id: str) -> None:
@@ -167,6 +178,20 @@ class Services:
     async def cancel_job(self, job_id: str) -> Job | None:
         """Ask for the job to stop, whichever worker runs it. None: no such job."""
         return await self.store.request_cancel(job_id, time.time())
+
+
+TaskMode = Literal["required", "optional"]
+
+
+def task_mode(status: ServerStatus, tool: ToolSpec | None) -> TaskMode | None:
+    """Whether a call of `tool` runs as an MCP task on 2025-11-25: always (`required`), by choice (`optional`), or
+    never (None: the server offers no tasks, or the tool forbids them). On 2026-07-28 the server decides."""
+    description = status.description
+    if description is None or tool is None or not description.runs_tools_as_tasks:
+        return None
+    if tool.task_support == "required":
+        return "required"
+    return "optional" if tool.task_support == "optional" else None
 
 
 def check_arguments(spec: ToolSpec, arguments: dict[str, Any]) -> None:
