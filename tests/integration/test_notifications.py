@@ -1,6 +1,6 @@
-"""Every notification is a line: what a server sends beside the call's log and progress, and its requests, are
-kept in order with their JSON-RPC method, shown on the page and streamed, on a 2025-era session (which carries
-them all) against the bundled server."""
+"""Every notification is a line: what a server sends beside the call's log and progress, and its requests (a
+question answered by a person through the API), are kept in order with their JSON-RPC method, shown on the page and
+streamed, on a 2025-era session (which carries them all) against the bundled server."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import Dashboard, all_events, follow, run_to_end, wait_until
+from tests.helpers import Dashboard, all_events, follow, run_to_end, start_job, wait_until
 from webapp.bundled import ChildServer
 
 HTML = {"Accept": "text/html"}
@@ -28,12 +28,23 @@ def legacy_client(mcp_server: ChildServer, tmp_path_factory: pytest.TempPathFact
         app.stop()
 
 
-def test_list_changes_resource_updates_and_a_refused_question_are_kept_in_order_with_their_method(
+def answer_when_asked(client: httpx.Client, job_id: str, action: str, content: dict[str, object] | None) -> None:
+    """Wait (bounded) for the job's question, then answer it through the API as a person would."""
+    wait_until(lambda: client.get(f"/api/jobs/{job_id}/input").json() != [], what="the server's question")
+    (question,) = client.get(f"/api/jobs/{job_id}/input").json()
+    response = client.post(f"/api/jobs/{job_id}/input/{question['key']}", json={"action": action, "content": content})
+    assert response.status_code == 202, response.text
+
+
+def test_list_changes_resource_updates_and_a_question_are_kept_in_order_with_their_method(
     legacy_client: httpx.Client,
 ) -> None:
-    job = run_to_end(legacy_client, "announce_changes")
+    job_id = start_job(legacy_client, "announce_changes")
+    answer_when_asked(legacy_client, job_id, "accept", {"publish": True})
+    follow(legacy_client, job_id)
+    job = legacy_client.get(f"/api/jobs/{job_id}").json()
     assert (job["state"], job["result"]["content"][0]["text"]) == ("succeeded", "announced 4 change(s)")
-    events = all_events(legacy_client, job["id"])
+    events = all_events(legacy_client, job_id)
     assert [(e["seq"], e["kind"], e["method"]) for e in events] == [
         (1, "log", "notifications/message"),
         (2, "notification", "notifications/resources/updated"),
@@ -41,23 +52,28 @@ def test_list_changes_resource_updates_and_a_refused_question_are_kept_in_order_
         (4, "notification", "notifications/tools/list_changed"),
         (5, "notification", "notifications/prompts/list_changed"),
         (6, "request", "elicitation/create"),
-        (7, "log", "notifications/message"),
+        (7, "answer", "elicitation/create"),
         (8, "log", "notifications/message"),
+        (9, "log", "notifications/message"),
     ]
     assert events[1]["data"] == {"uri": "demo://report"}
-    assert (events[5]["note"], events[5]["data"]["message"]) == ("refused", "Publish the report?")
-    assert events[6]["data"] == "the question got no answer: Elicitation not supported"  # and the job went on
+    assert (events[5]["note"], events[5]["data"]["message"]) == ("question", "Publish the report?")
+    assert events[6]["data"] == {"key": "q1", "action": "accept", "content": {"publish": True}}
+    assert events[7]["data"] == "the question was answered: accept"  # the server heard the person
 
 
 def test_the_page_and_the_stream_show_each_as_a_line_of_its_kind(legacy_client: httpx.Client) -> None:
-    job = run_to_end(legacy_client, "announce_changes")
-    page = legacy_client.get(f"/jobs/{job['id']}", headers=HTML).text
+    job_id = start_job(legacy_client, "announce_changes")
+    answer_when_asked(legacy_client, job_id, "decline", None)
+    follow(legacy_client, job_id)
+    page = legacy_client.get(f"/jobs/{job_id}", headers=HTML).text
     assert 'data-kind="notification" data-method="notifications/tools/list_changed"' in page
-    assert 'data-kind="request" data-method="elicitation/create" data-note="refused"' in page
-    assert "refused: the dashboard answers no requests from servers" in page
+    assert 'data-kind="request" data-method="elicitation/create" data-note="question"' in page
+    assert "(a question for you)" in page
+    assert 'data-kind="answer" data-method="elicitation/create"' in page
     assert "&#34;uri&#34;: &#34;demo://report&#34;" in page
-    streamed = follow(legacy_client, job["id"], after=0)
-    assert [seq for message in streamed for seq in message.seqs] == list(range(1, 9))
+    streamed = follow(legacy_client, job_id, after=0)
+    assert [seq for message in streamed for seq in message.seqs] == list(range(1, 10))
     assert 'data-method="notifications/resources/updated"' in "".join(m.data for m in streamed)
 
 
