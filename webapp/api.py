@@ -13,7 +13,7 @@ from webapp.events import KINDS, LEVELS, MAX_SEQ, Event, Job, JobState, LogLevel
 from webapp.export import MEDIA_TYPES, ExportFormat, export_lines, file_name
 from webapp.monitor import ServerMonitor, ServerStatus
 from webapp.questions import InvalidAnswer, Waiting, answer, waiting_questions
-from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services
+from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services, server_tasks
 from webapp.store import BadPattern, EventFilter, pattern
 
 router = APIRouter(prefix="/api")
@@ -260,6 +260,13 @@ async def refresh_server(name: str, services: ServicesDep) -> dict[str, Any]:
     """Check the server now: for a stdio server, that starts its process. A check under way is joined, and one made
     in the last seconds is answered as it is, so many asking at once start one check."""
     return server_json(services, await find_server(services, name).refresh_on_request())
+
+
+@router.get("/servers/{name}/tasks")
+async def list_server_tasks(name: str, services: ServicesDep) -> dict[str, Any]:
+    """The MCP tasks a 2025-11-25 server lists (tasks/list), each with the job it belongs to when it is one of ours:
+    `{"tasks": [{"id", "status", "status_message", "created_at", "ttl_ms", "job"}], "note"}`."""
+    return (await server_tasks(services, find_server(services, name))).to_json()
 
 
 @router.get("/servers/{name}/events")

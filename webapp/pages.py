@@ -20,7 +20,7 @@ from webapp.events import LEVELS, MAX_SEQ, Job, JobState, LogLevel
 from webapp.questions import InvalidAnswer, answer
 from webapp.rendering import example_arguments
 from webapp.schema_form import ArgumentErrors, describe_form, read_arguments, submitted_values
-from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services, task_mode
+from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services, server_tasks, task_mode
 from webapp.store import EventFilter, StoreUnavailable, counts_of
 
 log = logging.getLogger(__name__)
@@ -435,6 +435,16 @@ async def server_page(request: Request, name: str, services: ServicesDep) -> Res
         "events_url": f"/api/servers/{name}/events/",
     }
     return services.templates.TemplateResponse(request, "server.html", context)
+
+
+@router.get("/fragments/servers/{name}/tasks")
+async def server_tasks_fragment(request: Request, name: str, services: ServicesDep) -> Response:
+    """The server's MCP tasks, asked for now (the server page loads it)."""
+    monitor = services.servers.get(name)
+    if monitor is None:
+        raise HTTPException(404, f"No server named {name!r}.")
+    context = {"listed": await server_tasks(services, monitor)}
+    return services.templates.TemplateResponse(request, "partials/_server_tasks.html", context)
 
 
 ERROR_TITLES = {404: "Not found", 405: "Method not allowed", 503: "Unavailable for a moment"}

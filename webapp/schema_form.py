@@ -162,6 +162,9 @@ def kind_of(prop: Any) -> tuple[Kind, bool, tuple[Choice, ...]]:
     reference, a union, no type, an object or array) is a JSON field."""
     if not isinstance(prop, Mapping) or "$ref" in prop or "allOf" in prop:
         return "json", False, ()
+    titled = titled_choices(prop.get("oneOf", prop.get("anyOf")))
+    if titled is not None:
+        return "choice", False, titled
     base: Mapping[str, Any] = prop
     nullable = False
     unions = [prop[key] for key in ("anyOf", "oneOf") if key in prop]
@@ -186,6 +189,23 @@ def kind_of(prop: Any) -> tuple[Kind, bool, tuple[Choice, ...]]:
     if not isinstance(kind, str) or kind not in KIND_OF_TYPE:
         return "json", nullable, ()
     return KIND_OF_TYPE[kind], nullable, ()
+
+
+def titled_choices(alternatives: Any) -> tuple[Choice, ...] | None:
+    """`oneOf: [{"const": ..., "title": ...}, ...]`, how a question (elicitation) offers choices with names for
+    people: a choice of those values, each labelled by its title."""
+    if not isinstance(alternatives, list) or not 0 < len(alternatives) <= MAX_CHOICES:
+        return None
+    if not all(isinstance(a, Mapping) and "const" in a for a in alternatives):
+        return None
+    choices = choices_of([a["const"] for a in alternatives])
+    if choices is None or len(choices) != len(alternatives):
+        return None
+    titles = [a.get("title") for a in alternatives]
+    return tuple(
+        replace(choice, label=clip(clean_text(title), MAX_LABEL)) if isinstance(title, str) and title else choice
+        for choice, title in zip(choices, titles, strict=True)
+    )
 
 
 def non_null_alternative(alternatives: Any) -> Mapping[str, Any] | None:

@@ -19,11 +19,12 @@ from webapp.feeds import Feeds
 from webapp.guards import Attempts
 from webapp.hub import Hub
 from webapp.listener import ServerListener
-from webapp.mcp_link import ToolSpec, is_modern
+from webapp.mcp_link import LinkError, ToolSpec, is_modern
 from webapp.monitor import ServerMonitor, Servers, ServerStatus
 from webapp.sessions import SessionKeeper
 from webapp.settings import Settings
 from webapp.store import Store
+from webapp.tasks import ListedTask, list_server_tasks
 
 log = logging.getLogger(__name__)
 
@@ -226,3 +227,31 @@ def get_services(request: Request) -> Services:
 def client_of(request: Request) -> str:
     """Who is asking, for the start limit: the peer's address, or the client's as a trusted proxy says it."""
     return request.client.host if request.client else "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerTasks:
+    """A server's tasks as the servers page and the API show them, or why there are none to show (`note`)."""
+
+    tasks: tuple[ListedTask, ...] = ()
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tasks": [task.to_json() for task in self.tasks], "note": self.note}
+
+
+async def server_tasks(services: Services, monitor: ServerMonitor) -> ServerTasks:
+    """Ask a server for its tasks now (what the server page shows)."""
+    status = monitor.status
+    description = status.description
+    if monitor.target.per_job:
+        return ServerTasks(note="a stdio server is started for each job: its tasks end with it")
+    if description is None or "tasks" not in description.capabilities:
+        return ServerTasks(note="this server does not say it runs tasks (capabilities.tasks)")
+    jobs = [job for job in await services.store.list_jobs(200) if job.server == status.name and job.task]
+    try:
+        listed = await list_server_tasks(monitor.target, [job for job in jobs if not job.state.is_terminal])
+    except (LinkError, TimeoutError) as exc:
+        return ServerTasks(note=f"could not list them: {exc or 'no answer in time'}")
+    ended = {job.task.id: job.id for job in jobs if job.task is not None}
+    return ServerTasks(tuple(ListedTask(t.task, t.job_id or ended.get(t.task.id)) for t in listed))

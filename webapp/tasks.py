@@ -10,16 +10,29 @@ gone) ends the job `interrupted`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import anyio
 from anyio.abc import TaskGroup
 
-from webapp.events import QUESTION, REFUSED, Job, JobState, TaskInfo
-from webapp.mcp_link import SESSION_GONE, TASK_NOT_FOUND, Link, LinkError, TaskSnapshot, ToolOutcome, is_modern
+from webapp.events import QUESTION, REFUSED, Job, JobState, TaskInfo, iso_time
+from webapp.mcp_link import (
+    SESSION_GONE,
+    TASK_NOT_FOUND,
+    HttpTarget,
+    Link,
+    LinkError,
+    Target,
+    TaskSnapshot,
+    ToolOutcome,
+    is_modern,
+    open_link,
+    open_session_link,
+)
 from webapp.mcp_link.link import outcome_of
 from webapp.mcp_link.task_wire import TaskProtocolError, snapshot_of
 from webapp.questions import ELICITATION, Questions
@@ -254,3 +267,51 @@ class TaskRun:
                     return None if snapshot.status == "cancelled" else await self._end(link, snapshot)
                 await anyio.sleep(POLL_BOUNDS[0])
         return None
+
+
+# ---- A server's tasks, as it lists them (2025-11-25) ----------------------------------------------------------
+
+LIST_PATIENCE = 5.0  # seconds to ask a server (and each session of its running task jobs) for its tasks
+
+
+@dataclass(frozen=True, slots=True)
+class ListedTask:
+    task: TaskSnapshot
+    job_id: str | None  # the job whose call runs as this task, if it is one of ours
+
+    def to_json(self) -> dict[str, object]:
+        task = self.task
+        return {
+            "id": task.id,
+            "status": task.status,
+            "status_message": task.status_message,
+            "created_at": iso_time(task.created_at) if task.created_at is not None else None,
+            "ttl_ms": task.ttl_ms,
+            "job": self.job_id,
+        }
+
+
+async def list_server_tasks(target: Target, jobs: Sequence[Job]) -> list[ListedTask]:
+    """The tasks a 2025 server lists (`tasks/list`), from a session of our own and from the sessions of `jobs` (a
+    server may keep tasks per session), merged; each linked to its job when it is one of ours. LinkError when the
+    server cannot be asked."""
+    ours = {job.task.id: job.id for job in jobs if job.task is not None}
+    sessions = {job.task.session_id for job in jobs if job.task is not None and job.task.session_id}
+    found: dict[str, TaskSnapshot] = {}
+    sink = Recorder(Job(id="(tasks/list)", tool="", arguments={}, idle_timeout=None, max_duration=None))
+    legacy = dataclasses.replace(target, protocol="legacy")
+    with anyio.fail_after(LIST_PATIENCE):
+        async with open_link(legacy, sink, "mcp-live-tasks") as link:
+            for task in await link.list_tasks():
+                found[task.id] = task
+        for session_id in sorted(sessions):
+            if not isinstance(target, HttpTarget):
+                break
+            try:
+                async with open_session_link(target, sink, "mcp-live-tasks", session_id, "2025-11-25") as link:
+                    for task in await link.list_tasks():
+                        found.setdefault(task.id, task)
+            except LinkError:
+                continue  # that session is gone: its tasks with it
+    listed = [ListedTask(task, ours.get(task.id)) for task in found.values()]
+    return sorted(listed, key=lambda item: item.task.created_at or 0.0, reverse=True)

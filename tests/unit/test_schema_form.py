@@ -405,3 +405,21 @@ def test_regression_a_schema_with_megabytes_of_defaults_and_choices_draws_a_smal
     html = render(schema, arguments)
     assert len(html) < 64 * 1024
     assert kinds(fields_of(schema))["pick"] == "json"  # no choice carrying megabytes twice
+
+
+def test_a_questions_titled_choices_are_a_choice_labelled_by_their_titles() -> None:
+    schema = {
+        "properties": {
+            "interpretation": {
+                "type": "string",
+                "oneOf": [{"const": "programming", "title": "Python programming language"}, {"const": "snake"}],
+            }
+        }
+    }
+    (field,) = fields_of(schema).fields
+    assert field.kind == "choice"
+    assert [(c.value, c.label) for c in field.choices] == [
+        ('"programming"', "Python programming language"),
+        ('"snake"', "snake"),
+    ]
+    assert read_arguments(schema, [("arg.interpretation", '"programming"')]) == {"interpretation": "programming"}

@@ -1,0 +1,212 @@
+"""Long calls as MCP Tasks, and a person who answers the server (issue 16), end to end over real HTTP: the bundled
+server's `long_task` on both protocol revisions (2026-07-28 with the tasks extension, 2025-11-25 with a
+task-augmented call), through the real dashboard's JSON API: the result, the status lines, a question answered,
+cancel reaching the server, a SIGKILLed dashboard re-attaching to the same task (run once, no line twice), and a
+question still waiting after a restart."""
+
+from __future__ import annotations
+
+import re
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import SHARED
+from tests.helpers import Dashboard, all_events, follow, server_stats, wait_until
+from webapp.bundled import ChildServer
+
+REVISIONS = pytest.mark.parametrize("protocol", ["auto", "legacy"], ids=["2026-07-28", "2025-11-25"])
+REVISION_OF = {"auto": "2026-07-28", "legacy": "2025-11-25"}
+
+
+def dashboard_on(server: ChildServer, db: Path, protocol: str, *args: str) -> Dashboard:
+    return Dashboard(db, mcp_url=server.url, args=("--protocol", protocol, *SHARED, *args)).start()
+
+
+@pytest.fixture
+def app(own_server: ChildServer, tmp_path: Path, protocol: str) -> Iterator[Dashboard]:
+    dashboard = dashboard_on(own_server, tmp_path / "jobs.sqlite3", protocol)
+    yield dashboard
+    dashboard.stop()
+
+
+def start(client: httpx.Client, **arguments: Any) -> str:
+    response = client.post("/api/jobs", json={"tool": "long_task", "arguments": arguments})
+    assert response.status_code == 201, response.text
+    job_id: str = response.json()["id"]
+    return job_id
+
+
+def job_of(client: httpx.Client, job_id: str) -> dict[str, Any]:
+    job: dict[str, Any] = client.get(f"/api/jobs/{job_id}").json()
+    return job
+
+
+def waiting(client: httpx.Client, job_id: str) -> list[dict[str, Any]]:
+    wait_until(lambda: client.get(f"/api/jobs/{job_id}/input").json() != [], what="the server's question", timeout=20)
+    questions: list[dict[str, Any]] = client.get(f"/api/jobs/{job_id}/input").json()
+    return questions
+
+
+def steps_logged(events: list[dict[str, Any]]) -> list[int]:
+    return [e["data"]["step"] for e in events if e["kind"] == "log" and isinstance(e["data"], dict) and "step" in e["data"]]
+
+
+@REVISIONS
+def test_a_task_runs_to_its_result_with_a_line_for_each_new_status(
+    app: Dashboard, own_server: ChildServer, protocol: str
+) -> None:
+    with app.client() as client:
+        tool = next(t for t in client.get("/api/server").json()["tools"] if t["name"] == "long_task")
+        if protocol == "legacy":
+            assert tool["execution"] == {"taskSupport": "optional"}  # the listing keeps what the tool says
+        job_id = start(client, steps=4, delay=0.05)
+        follow(client, job_id)
+        job = job_of(client, job_id)
+    assert job["state"] == "succeeded" and job["result"]["content"][0]["text"].startswith("completed 4 step(s)")
+    task = job["task"]
+    assert set(task) >= {"id", "status", "status_message", "ttl_ms", "poll_interval_ms", "created_at"}
+    assert (task["status"], task["revision"], task["poll_interval_ms"]) == ("completed", REVISION_OF[protocol], 500)
+    assert job["as_task"] is (True if protocol == "legacy" else None)
+    with app.client() as client:
+        events = all_events(client, job_id)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    statuses = [(e["data"]["status"], e["data"]["statusMessage"]) for e in events if e["kind"] == "task"]
+    assert statuses[0][0] == "working" and statuses[-1] == ("completed", "done")
+    assert len(statuses) == len(set(statuses))  # a line for each new status, none twice
+    assert server_stats(own_server)["tasks_started"] == 1
+
+
+@REVISIONS
+def test_a_question_waits_for_an_answer_through_the_api_and_the_task_goes_on_with_it(
+    app: Dashboard, protocol: str
+) -> None:
+    with app.client() as client:
+        job_id = start(client, steps=4, delay=0.05, ask="Which colour?")
+        (question,) = waiting(client, job_id)
+        assert (question["key"], question["message"], question["mode"]) == ("q1", "Which colour?", "form")
+        assert question["schema"]["required"] == ["answer"]
+        assert job_of(client, job_id)["state"] == "input_required"
+        page = client.get(f"/jobs/{job_id}", headers={"Accept": "text/html"}).text
+        assert "The server asks you" in page and "Which colour?" in page and "waiting for you · long_task" in page
+        wrong = client.post(f"/api/jobs/{job_id}/input/q1", json={"action": "accept", "content": {"answer": 3}})
+        assert wrong.status_code == 422 and "does not fit the question's form" in wrong.json()["detail"]
+        assert client.get(f"/api/jobs/{job_id}/input").json() != []  # nothing was sent
+        right = client.post(f"/api/jobs/{job_id}/input/q1", json={"action": "accept", "content": {"answer": "teal"}})
+        assert right.status_code == 202
+        again = client.post(f"/api/jobs/{job_id}/input/q1", json={"action": "decline"})
+        assert again.status_code == 409
+        follow(client, job_id)
+        job = job_of(client, job_id)
+        events = all_events(client, job_id)
+    assert job["state"] == "succeeded" and "teal" in job["result"]["content"][0]["text"]
+    kinds = [(e["kind"], e["note"]) for e in events if e["kind"] in ("request", "answer")]
+    assert kinds == [("request", "question"), ("answer", None)]
+
+
+@REVISIONS
+def test_cancel_reaches_the_servers_task(app: Dashboard, own_server: ChildServer, protocol: str) -> None:
+    with app.client() as client:
+        job_id = start(client, steps=400, delay=0.05)
+        wait_until(lambda: (job_of(client, job_id)["task"] or {}).get("status") == "working", what="the task")
+        assert client.post(f"/api/jobs/{job_id}/cancel").status_code == 202
+        follow(client, job_id)
+        job = job_of(client, job_id)
+    assert (job["state"], job["error"], job["task"]["status"]) == ("cancelled", "cancelled by the user", "cancelled")
+    wait_until(lambda: server_stats(own_server)["tasks_cancelled"] == 1, what="the server to cancel its task")
+
+
+@REVISIONS
+def test_a_sigkilled_dashboard_re_attaches_to_the_same_task_which_runs_once_with_no_line_twice(
+    own_server: ChildServer, tmp_path: Path, protocol: str
+) -> None:
+    db = tmp_path / "jobs.sqlite3"
+    first = dashboard_on(own_server, db, protocol)
+    with first.client() as client:
+        job_id = start(client, steps=30, delay=0.1)
+        wait_until(lambda: job_of(client, job_id)["events"] >= 6, what="the task to be under way")
+        task_id = job_of(client, job_id)["task"]["id"]
+    first.stop(signal.SIGKILL)
+    second = dashboard_on(own_server, db, protocol)
+    try:
+        with second.client() as client:
+            follow(client, job_id, timeout=60)
+            job = job_of(client, job_id)
+            events = all_events(client, job_id)
+    finally:
+        second.stop()
+    assert (job["state"], job["task"]["id"]) == ("succeeded", task_id)  # the same task, followed to its end
+    assert job["result"]["content"][0]["text"].startswith("completed 30 step(s)")
+    assert server_stats(own_server)["tasks_started"] == 1  # the tool ran once
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    reattached = [e for e in events if e["kind"] == "task" and e["data"].get("dashboard") == "re-attached"]
+    assert len(reattached) == 1
+    logged = steps_logged(events)
+    assert len(logged) == len(set(logged))  # on 2025, each step's line once (2026 carries no logs for tasks)
+
+
+@REVISIONS
+def test_a_question_still_waits_after_a_restart_and_its_answer_reaches_the_task(
+    own_server: ChildServer, tmp_path: Path, protocol: str
+) -> None:
+    db = tmp_path / "jobs.sqlite3"
+    first = dashboard_on(own_server, db, protocol)
+    with first.client() as client:
+        job_id = start(client, steps=4, delay=0.05, ask="Still there?")
+        (asked,) = waiting(client, job_id)
+    first.stop(signal.SIGKILL)
+    second = dashboard_on(own_server, db, protocol)
+    try:
+        with second.client() as client:
+            (still,) = waiting(client, job_id)
+            assert (still["key"], still["requested_at"]) == (asked["key"], asked["requested_at"])
+            answered = client.post(
+                f"/api/jobs/{job_id}/input/{still['key']}", json={"action": "accept", "content": {"answer": "yes"}}
+            )
+            assert answered.status_code == 202
+            follow(client, job_id, timeout=60)
+            job = job_of(client, job_id)
+    finally:
+        second.stop()
+    assert job["state"] == "succeeded" and "yes" in job["result"]["content"][0]["text"]
+    assert server_stats(own_server)["tasks_started"] == 1
+
+
+@REVISIONS
+def test_a_question_no_one_answers_is_declined_after_the_input_timeout(
+    own_server: ChildServer, tmp_path: Path, protocol: str
+) -> None:
+    app = dashboard_on(own_server, tmp_path / "jobs.sqlite3", protocol, "--input-timeout", "1")
+    try:
+        with app.client() as client:
+            job_id = start(client, steps=2, delay=0.05, ask="Anyone?")
+            follow(client, job_id, timeout=30)
+            job = job_of(client, job_id)
+            events = all_events(client, job_id)
+    finally:
+        app.stop()
+    assert job["state"] == "succeeded" and "decline" in job["result"]["content"][0]["text"]
+    (answer,) = [e for e in events if e["kind"] == "answer"]
+    assert answer["data"]["action"] == "decline"
+    assert re.search(r"declined: no answer within 1 s \(--input-timeout\)", answer["note"])
+
+
+@pytest.mark.parametrize("protocol", ["legacy"])
+def test_a_run_as_task_choice_and_a_plain_run(app: Dashboard, own_server: ChildServer, protocol: str) -> None:
+    with app.client() as client:
+        plain = client.post(
+            "/api/jobs", json={"tool": "long_task", "arguments": {"steps": 2, "delay": 0}, "as_task": False}
+        ).json()
+        follow(client, plain["id"])
+        assert job_of(client, plain["id"])["task"] is None and plain["as_task"] is False
+        refused = client.post("/api/jobs", json={"tool": "run_job", "arguments": {}, "as_task": True})
+        assert refused.status_code == 422 and "does not run 'run_job' as an MCP task" in refused.json()["detail"]
+        form = client.get("/", headers={"Accept": "text/html"}, params={"server": "default"}).text
+        assert 'data-task-mode' not in form  # run_job, the default tool, runs plainly
+        fields = client.get("/tools/arguments", params={"tool": "long_task"}).text
+        assert 'data-task-mode="optional"' in fields and 'name="as_task" value="true" checked' in fields
+    assert server_stats(own_server)["tasks_started"] == 0
