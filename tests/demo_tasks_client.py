@@ -24,7 +24,7 @@ from mcp.client import (
     NotificationBinding,
     ResultClaim,
 )
-from pydantic import ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from webapp.demo_tasks import TASKS_EXTENSION, TERMINAL
 
@@ -226,7 +226,7 @@ class ListTasks(types.Request[types.PaginatedRequestParams, Literal["tasks/list"
     params: types.PaginatedRequestParams
 
 
-class Raw(types.Result):
+class Raw(BaseModel):
     """Any result, kept whole."""
 
     model_config = ConfigDict(extra="allow")
