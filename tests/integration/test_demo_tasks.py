@@ -9,12 +9,16 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp import MCPError, types
+from mcp import Client, MCPError, types
+from mcp.client import ClientSession
 from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 from tests.demo_tasks_client import (
     DetailedTask,
     Person,
+    TasksClient,
     call_as_task,
     cancel_task,
     cancel_task_2026,
@@ -116,6 +120,46 @@ async def test_a_2025_task_is_found_again_by_a_new_session_after_the_first_one_e
     assert text_of(result) == "completed 4 step(s); the answer: yes"
     assert [q.message for q in person.questions] == ["Still there?"]
     assert server_stats(server)["tasks_started"] - before["tasks_started"] == 1  # it ran once
+
+
+async def test_a_2025_task_re_attached_with_its_saved_session_and_no_initialize_talks_on_tasks_result(
+    server: ChildServer,
+) -> None:
+    sessions: list[str] = []
+
+    async def remember(response: Any) -> None:
+        if (sid := response.headers.get("mcp-session-id")) and sid not in sessions:
+            sessions.append(sid)
+
+    http = create_mcp_http_client()
+    http.event_hooks["response"].append(remember)
+    # terminate_on_close=False: leave the session alive, as a dashboard that dies would.
+    transport = streamable_http_client(server.url, http_client=http, terminate_on_close=False)
+    async with http, Client(transport, mode="legacy", elicitation_callback=Person().elicit, cache=None) as first:
+        task = await call_as_task(first.session, "long_task", {"steps": 4, "delay": 0, "ask": "Again?"})
+        await status_becomes(first.session, task.task_id, "input_required")
+        saved = first.session.initialize_result
+    assert saved is not None and len(sessions) == 1
+    person = Person(answer="again")
+    async with create_mcp_http_client(headers={"mcp-session-id": sessions[0]}) as http:
+        transport = streamable_http_client(server.url, http_client=http, terminate_on_close=False)
+        async with transport as (read, write):
+            session = ClientSession(
+                read,
+                write,
+                elicitation_callback=person.elicit,
+                message_handler=person.on_message,
+                notification_bindings=TasksClient(person).notifications(),
+            )
+            async with session:
+                session.adopt(saved)  # no initialize: no standalone stream either
+                result = await task_result(session, task.task_id)
+                await person.heard("the last progress", lambda: len(person.progress) == 2)
+    assert text_of(result) == "completed 4 step(s); the answer: again"
+    # With no standalone stream, all of it came on the tasks/result stream, with the first call's token.
+    assert [(p.progress_token, p.progress) for p in person.progress] == [("progress-1", 3), ("progress-1", 4)]
+    assert person.status_messages() == ["answer received", "step 3/4", "step 4/4", text_of(result)]
+    assert [log.data["step"] for log in person.logs if isinstance(log.data, dict)] == [3, 4]
 
 
 async def test_a_2025_question_is_asked_on_every_open_tasks_result_stream_and_the_first_answer_wins(
