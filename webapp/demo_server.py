@@ -2,7 +2,8 @@
 
 Serves streamable HTTP at /mcp and the legacy SSE transport at /sse (+ /messages/) on one port,
 so the dashboard can be tried against both transports, and GET /stats: how many tool calls are
-running, finished or were cancelled.
+running, finished or were cancelled, and how many tasks started, finished, were cancelled or expired.
+`long_task` runs as an MCP Task on both protocol revisions (see webapp/demo_tasks.py).
 
     python -m webapp.demo_server --port 8001
 """
@@ -24,7 +25,7 @@ import anyio
 import uvicorn
 from mcp import MCPDeprecationWarning, types
 from mcp.server.context import ServerRequestContext
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import LoggingLevel
 from pydantic import BaseModel, Field
@@ -32,6 +33,18 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from webapp.demo_tasks import (
+    DEFAULT_TTL_MS,
+    CallReporter,
+    LegacyTasksMiddleware,
+    Reporter,
+    TasksExtension,
+    TaskStore,
+    TaskTools,
+    Work,
+    parse_arguments,
+)
 
 LEVELS: tuple[LoggingLevel, ...] = (
     "debug",
@@ -107,9 +120,55 @@ class SessionLevels:
         return asked is None or LEVELS.index(level) >= LEVELS.index(asked)
 
 
-def build_server(stats: CallStats | None = None) -> MCPServer:
-    """Create the demo MCP server and its tools."""
-    mcp = MCPServer("mcp-live-demo", version="1.0.0")
+class Answer(BaseModel):
+    # No docstring: it would become the schema's description, shown to the person with every question.
+    answer: str
+
+
+class LongTask(BaseModel):
+    """`long_task`'s arguments, checked alike for a plain call and for a task, and the work it does."""
+
+    steps: Annotated[int, Field(ge=1, le=10_000)] = 10
+    delay: Annotated[float, Field(ge=0, le=60)] = 0.5
+    ask: str | None = None  # a question for the person, asked half-way
+    fail: bool = False  # end with a tool error (isError)
+
+    async def run(self, reporter: Reporter) -> types.CallToolResult:
+        said = ""
+        for step in range(1, self.steps + 1):
+            await anyio.sleep(self.delay)
+            await reporter.log("info", {"step": step, "of": self.steps, "msg": f"step {step} of {self.steps}"})
+            await reporter.progress(step, self.steps, f"step {step}/{self.steps}")
+            if self.ask and step == (self.steps + 1) // 2:
+                reply = await reporter.ask(self.ask, Answer)
+                said = f"; the answer: {reply.data.answer}" if isinstance(reply, AcceptedElicitation) else ""
+                said = said or f"; no answer ({reply.action})"
+                await reporter.log("notice", f"the question was answered: {reply.action}")
+        text = f"{'failed after' if self.fail else 'completed'} {self.steps} step(s){said}"
+        return types.CallToolResult(content=[types.TextContent(text=text)], is_error=self.fail)
+
+
+def long_task_work(arguments: dict[str, Any] | None) -> Work:
+    return parse_arguments(LongTask, "long_task", arguments).run
+
+
+TASK_TOOLS: TaskTools = {"long_task": long_task_work}
+
+
+def ask_the_person(question: str) -> Elicit[Answer]:
+    return Elicit(question, Answer)
+
+
+def build_server(stats: CallStats | None = None, tasks: TaskStore | None = None) -> MCPServer:
+    """Create the demo MCP server and its tools. `long_task` runs as a task only where `tasks` is running (see
+    `TaskStore.running`); elsewhere a task call gets an error, and a plain call works as any other tool."""
+    tasks = tasks or TaskStore()
+    mcp = MCPServer(
+        "mcp-live-demo",
+        version="1.0.0",
+        extensions=[TasksExtension(tasks, TASK_TOOLS)],
+        middleware=[LegacyTasksMiddleware(tasks, TASK_TOOLS)],
+    )
     stats = stats or CallStats()
     levels = SessionLevels()
     # Registering the handler is also what makes the server advertise the `logging` capability.
@@ -240,6 +299,35 @@ def build_server(stats: CallStats | None = None) -> MCPServer:
             await send_log(ctx, "info", "changes announced", logger_name=logger)
         return f"announced {len(changes)} change(s)"
 
+    # structured_output=False: MCPServer would otherwise give the tool an outputSchema, and an SDK client's
+    # call_tool rejects a task's result that carries no structuredContent.
+    @mcp.tool(structured_output=False)
+    async def long_task(
+        ctx: Context,
+        steps: Annotated[int, Field(ge=1, le=10_000)] = 10,
+        delay: Annotated[float, Field(ge=0, le=60)] = 0.5,
+        ask: str | None = None,
+        fail: bool = False,
+    ) -> types.CallToolResult:
+        """A long job that runs as an MCP Task when the client asks for one (2025-11-25: a task-augmented call;
+        2026-07-28: the io.modelcontextprotocol/tasks extension), else as a plain call. Each step: a log line,
+        progress and a status message. `ask`: a question for the person half-way; `fail`: a tool error at the end."""
+
+        async def log(level: LoggingLevel, data: Any) -> None:
+            await send_log(ctx, level, data, logger_name="demo.task")
+
+        async with stats.track():
+            work = LongTask(steps=steps, delay=delay, ask=ask, fail=fail)
+            return await work.run(CallReporter(ctx, log))
+
+    @mcp.tool(structured_output=False)
+    async def confirm(question: str, reply: Annotated[ElicitationResult[Answer], Resolve(ask_the_person)]) -> str:
+        """Ask the person `question` before answering: by a multi-round-trip result on 2026-07-28
+        (`resultType: "input_required"`), by elicitation/create on 2025-11-25."""
+        if isinstance(reply, AcceptedElicitation):
+            return f"you said: {reply.data.answer}"
+        return f"no answer ({reply.action})"
+
     return mcp
 
 
@@ -247,22 +335,29 @@ class Confirmation(BaseModel):
     publish: bool
 
 
-def build_app(mcp: MCPServer, stats: CallStats, host: str = "127.0.0.1") -> Starlette:
-    """Both transports on one Starlette app: streamable HTTP at /mcp, legacy SSE at /sse; GET /stats."""
+def build_app(mcp: MCPServer, stats: CallStats, tasks: TaskStore, host: str = "127.0.0.1") -> Starlette:
+    """Both transports on one Starlette app: streamable HTTP at /mcp, legacy SSE at /sse; GET /stats.
+    Its lifespan runs `tasks` (the store `mcp` was built with): tasks outlive their connections, not the app."""
     streamable = mcp.streamable_http_app(host=host)
     legacy = mcp.sse_app(host=host)
 
     async def show_stats(request: Request) -> JSONResponse:
-        return JSONResponse(dataclasses.asdict(stats))
+        counts = {f"tasks_{name}": n for name, n in dataclasses.asdict(tasks.counts).items()}
+        return JSONResponse(dataclasses.asdict(stats) | counts)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Mounted outside MCPServer.run(), the session manager must be run by our lifespan.
-        async with mcp.session_manager.run():
+        async with tasks.running(), mcp.session_manager.run():
             yield
 
     routes = [*streamable.routes, *legacy.routes, Route("/stats", show_stats)]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def serve_stdio(mcp: MCPServer, tasks: TaskStore) -> None:
+    async with tasks.running():
+        await mcp.run_stdio_async()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -276,16 +371,25 @@ def main(argv: list[str] | None = None) -> None:
         help="http: streamable HTTP at /mcp and legacy SSE at /sse (the default); stdio: JSON-RPC on stdin and "
         "stdout, as a client's child process",
     )
+    parser.add_argument(
+        "--task-ttl",
+        type=float,
+        default=DEFAULT_TTL_MS / 1000,
+        metavar="SECONDS",
+        help="how long a task is kept when its client asks for no time of its own: always on 2026-07-28 "
+        f"(default: {DEFAULT_TTL_MS // 1000}; 1 to 3600)",
+    )
     args = parser.parse_args(argv)
     stats = CallStats()
-    mcp = build_server(stats)
+    tasks = TaskStore(default_ttl_ms=round(args.task_ttl * 1000))
+    mcp = build_server(stats, tasks)
     if args.transport == "stdio":
         # Its logs go out as notifications; the SDK's deprecation notice (logging, in 2026-07-28) is no news here.
         warnings.simplefilter("ignore", MCPDeprecationWarning)
         print(f"demo MCP server on stdio, pid {os.getpid()}", file=sys.stderr, flush=True)  # a line of stderr
-        mcp.run("stdio")
+        anyio.run(serve_stdio, mcp, tasks)
         return
-    app = build_app(mcp, stats, host=args.host)
+    app = build_app(mcp, stats, tasks, host=args.host)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

@@ -155,6 +155,8 @@ def test_server_endpoint_describes_the_connection(client: httpx.Client) -> None:
         "scripted",
         "announce_changes",
         "broadcast",
+        "long_task",
+        "confirm",
     }
 
 

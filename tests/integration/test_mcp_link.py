@@ -121,6 +121,8 @@ async def test_describe_server_names_the_server_its_protocol_and_tools(target: T
         "scripted",
         "announce_changes",
         "broadcast",
+        "long_task",
+        "confirm",
     }
     run_job = next(t for t in description.tools if t.name == "run_job")
     assert set(run_job.input_schema["properties"]) == {"steps", "delay", "fail_at"}
