@@ -332,25 +332,35 @@ async def answer_from_page(request: Request, job_id: str, key: str, services: Se
     items = (await request.form()).multi_items()
     action = next((str(value) for name, value in reversed(items) if name == "action"), "")
     question = job.question(key)
+    in_place = "hx-request" in request.headers  # htmx: only the question's part of the page comes back
+    extra: dict[str, Any]
     try:
         content: dict[str, Any] | None = None
         if action == "accept" and question is not None and question.mode == "form" and question.schema is not None:
             content = read_arguments(question.schema, items)
         await answer(services.store, job, key, action, content)
     except ArgumentErrors as exc:
+        status_code = exc.status_code
         extra = {
             "question_error": exc.message,
             "question_field_errors": exc.errors,
             "question_fields": submitted_values(items),
             "question_values": next((str(v) for n, v in items if n == "arguments"), None),
         }
-        return await render_job(request, services, job, EventFilter(), extra, status_code=exc.status_code)
     except InvalidAnswer as exc:
         if exc.status_code == 404:
             raise HTTPException(404, exc.message) from exc
-        extra = {"question_error": exc.message}
-        return await render_job(request, services, job, EventFilter(), extra, status_code=exc.status_code)
-    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+        status_code, extra = exc.status_code, {"question_error": exc.message}
+    else:
+        if not in_place:
+            return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+        status_code, extra = 200, {"answered": action}
+    if in_place:
+        context = {"job": job, **extra}
+        return services.templates.TemplateResponse(
+            request, "partials/_questions.html", context, status_code=status_code
+        )
+    return await render_job(request, services, job, EventFilter(), extra, status_code=status_code)
 
 
 OLDER_PAGE = 500  # lines a "load older lines" brings
