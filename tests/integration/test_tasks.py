@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import SHARED
 from tests.helpers import Dashboard, all_events, follow, server_stats, wait_until
+from tests.postgres import TempPostgres
 from webapp.bundled import ChildServer
 
 REVISIONS = pytest.mark.parametrize("protocol", ["auto", "legacy"], ids=["2026-07-28", "2025-11-25"])
@@ -211,3 +212,64 @@ def test_a_run_as_task_choice_and_a_plain_run(app: Dashboard, own_server: ChildS
         fields = client.get("/tools/arguments", params={"tool": "long_task"}).text
         assert 'data-task-mode="optional"' in fields and 'name="as_task" value="true" checked' in fields
     assert server_stats(own_server)["tasks_started"] == 0
+
+
+@REVISIONS
+def test_a_dashboard_stopped_gracefully_hands_its_task_job_over_to_its_next_start(
+    own_server: ChildServer, tmp_path: Path, protocol: str
+) -> None:
+    db = tmp_path / "jobs.sqlite3"
+    first = dashboard_on(own_server, db, protocol)
+    with first.client() as client:
+        job_id = start(client, steps=30, delay=0.1)
+        wait_until(lambda: job_of(client, job_id)["events"] >= 4, what="the task to be under way")
+    first.stop(signal.SIGTERM)  # a rolling restart: the job is not interrupted, its task goes on on the server
+    second = dashboard_on(own_server, db, protocol)
+    try:
+        with second.client() as client:
+            assert job_of(client, job_id)["state"] in ("running", "input_required")
+            follow(client, job_id, timeout=60)
+            job = job_of(client, job_id)
+    finally:
+        second.stop()
+    assert job["state"] == "succeeded" and server_stats(own_server)["tasks_started"] == 1
+
+
+@REVISIONS
+def test_a_worker_killed_mid_task_leaves_its_job_to_another_worker_which_finishes_it(
+    postgres: TempPostgres, own_server: ChildServer, protocol: str
+) -> None:
+    db = postgres.create_database(f"tasks_{protocol}")
+    web = Dashboard(db, mcp_url=own_server.url, role="web", args=("--protocol", protocol))
+    workers = [
+        Dashboard(db, mcp_url=own_server.url, role="worker", args=("--protocol", protocol, "--max-jobs", "1"))
+        for _ in range(2)
+    ]
+    started = []
+    try:
+        for process in [web, *workers]:
+            started.append(process.start())
+        with web.client() as client:
+            job_id = start(client, steps=60, delay=0.1, ask="Still there?" if protocol == "legacy" else None)
+            wait_until(lambda: (job_of(client, job_id)["task"] or {}).get("id") is not None, what="the task")
+            victim_id = job_of(client, job_id)["worker"]
+            victim = next(w for w in workers if w.worker_id == victim_id)
+            victim.stop(signal.SIGKILL)
+            wait_until(
+                lambda: job_of(client, job_id)["worker"] not in (None, victim_id),
+                what="another worker to take the job over",
+                timeout=30,
+            )
+            if protocol == "legacy":  # a question asked on the lost worker's watch is answered on the other's
+                (question,) = waiting(client, job_id)
+                answer = {"action": "accept", "content": {"answer": "yes"}}
+                assert client.post(f"/api/jobs/{job_id}/input/{question['key']}", json=answer).status_code == 202
+            follow(client, job_id, timeout=90)
+            job = job_of(client, job_id)
+            events = all_events(client, job_id)
+    finally:
+        for process in started:
+            process.stop()
+    assert job["state"] == "succeeded", job
+    assert job["worker"] != victim_id and server_stats(own_server)["tasks_started"] == 1
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
