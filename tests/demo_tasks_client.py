@@ -46,6 +46,22 @@ async def eventually(check: Callable[[], Awaitable[T | None]], *, what: str) -> 
         raise AssertionError(f"gave up after {BOUND:g} s waiting for {what}") from None
 
 
+def text_of(result: types.CallToolResult | dict[str, Any] | None) -> str:
+    if isinstance(result, dict):
+        result = types.CallToolResult.model_validate(result, by_name=False)
+    assert result is not None and isinstance(result.content[0], types.TextContent)
+    return result.content[0].text
+
+
+async def refused(request: Awaitable[Any]) -> MCPError | None:
+    """The error a request gets, or None if it gets an answer."""
+    try:
+        await request
+    except MCPError as exc:
+        return exc
+    return None
+
+
 @dataclass
 class Person:
     """What a client hears (progress, logs, task statuses, questions) and the person who answers the questions.

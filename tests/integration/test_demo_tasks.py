@@ -28,10 +28,12 @@ from tests.demo_tasks_client import (
     get_task_2026,
     list_tasks,
     poll_to_end,
+    refused,
     start_task,
     status_becomes,
     status_becomes_2026,
     task_result,
+    text_of,
 )
 from tests.helpers import server_stats
 from webapp.bundled import ChildServer
@@ -57,13 +59,6 @@ def transport(request: pytest.FixtureRequest, server: ChildServer) -> Any:
     if request.param == "legacy-sse":
         return lambda: sse_client(f"http://{server.host}:{server.port}/sse")
     return lambda: server.url
-
-
-def text_of(result: types.CallToolResult | dict[str, Any] | None) -> str:
-    if isinstance(result, dict):
-        result = types.CallToolResult.model_validate(result, by_name=False)
-    assert result is not None and isinstance(result.content[0], types.TextContent)
-    return result.content[0].text
 
 
 def in_order(seen: list[Any], expected: list[Any]) -> list[Any]:
@@ -219,14 +214,6 @@ async def test_a_2025_task_past_the_ttl_its_client_asked_for_is_forgotten(server
         return (server_stats(server)["tasks_expired"] - before["tasks_expired"]) or None
 
     assert await eventually(counted, what="the server to count the expired task") == 1
-
-
-async def refused(request: Any) -> MCPError | None:
-    try:
-        await request
-    except MCPError as exc:
-        return exc
-    return None
 
 
 async def test_2025_task_requests_for_an_unknown_task_say_it_is_not_found(server: ChildServer) -> None:

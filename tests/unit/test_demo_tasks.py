@@ -23,10 +23,12 @@ from tests.demo_tasks_client import (
     get_task_2026,
     list_tasks,
     poll_to_end,
+    refused,
     start_task,
     status_becomes,
     status_becomes_2026,
     task_result,
+    text_of,
     update_task,
 )
 from webapp.demo_server import CallStats, build_server
@@ -49,13 +51,6 @@ async def store() -> AsyncIterator[TaskStore]:
 @pytest.fixture
 def server(store: TaskStore) -> Any:
     return build_server(CallStats(), store)
-
-
-def text_of(result: types.CallToolResult | dict[str, Any] | None) -> str:
-    if isinstance(result, dict):
-        result = types.CallToolResult.model_validate(result, by_name=False)
-    assert result is not None and isinstance(result.content[0], types.TextContent)
-    return result.content[0].text
 
 
 # ---------------------------------------------------------------------------------------------- 2025-11-25
@@ -217,14 +212,7 @@ async def test_a_2025_task_past_its_ttl_is_forgotten_and_its_work_stopped(server
         task = await call_as_task(c.session, "long_task", {"steps": 2, "delay": 0, "ask": "?"}, ttl_ms=1000)
         await status_becomes(c.session, task.task_id, "input_required")
 
-        async def forgotten() -> MCPError | None:
-            try:
-                await get_task(c.session, task.task_id)
-            except MCPError as exc:
-                return exc
-            return None
-
-        error = await eventually(forgotten, what="the task to be forgotten")
+        error = await eventually(lambda: refused(get_task(c.session, task.task_id)), what="the task to be forgotten")
         assert task.task_id not in {t.task_id for t in await list_tasks(c.session)}
 
         async def counted() -> int | None:  # the store forgets a task a moment after lookups refuse it
