@@ -14,9 +14,9 @@ from webapp.bundled import ChildServer
 
 _databases = itertools.count(1)
 
-# Every test shares these dashboards, and together they start jobs far faster than a person: the start limit
-# (tested on dashboards of its own) would refuse some of them, depending on how fast the machine runs the suite.
-SHARED = ("--max-starts-per-minute", "1000000")
+# Every test shares these dashboards, and together they start jobs and open streams far beyond a person: the start
+# limit and the streams per client (tested on dashboards of their own) would refuse some of them.
+SHARED = ("--max-starts-per-minute", "1000000", "--max-streams-per-client", "1000000")
 
 
 @pytest.fixture(autouse=True)

@@ -204,7 +204,7 @@ async def start_job_from_form(
             max_duration=parse_seconds("Maximum duration", max_duration),
             log_level=parse_level(log_level),
             linger=parse_linger(linger),
-            as_task=form["as_task"] != "false",
+            as_task=(as_task[-1] != "false") if as_task else None,  # no choice on the form: the default
         )
     except ArgumentErrors as exc:
         return await render_index(

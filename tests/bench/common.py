@@ -301,7 +301,9 @@ def setup(backend: Backend, label: str, scratch: Path, args: tuple[str, ...] = (
     db = ""
     try:
         db = backend.new_db(label)
-        dashboard = Dashboard(db, mcp_url=server.url, args=args)  # a str: Path would fold a URL's "//"
+        # A bench's clients are one address with many streams and starts: no per-client limit may get in the way.
+        limits = ("--max-streams-per-client", "1000000", "--max-starts-per-minute", "1000000")
+        dashboard = Dashboard(db, mcp_url=server.url, args=(*limits, *args))  # a str: Path would fold a URL's "//"
         # Anything the dashboard writes to a relative path (a --db URL taken for a file name) lands in scratch.
         with contextlib.chdir(scratch):
             dashboard.start()

