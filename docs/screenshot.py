@@ -1,6 +1,7 @@
 """Regenerate the README's pictures in headless Chromium (`make screenshot`): a run_job job part-way through, with
 lines of all eight levels, in the light theme (docs/screenshot.png), the dark one (docs/screenshot-dark.png) and at
-a phone's width (docs/screenshot-phone.png)."""
+a phone's width (docs/screenshot-phone.png); and a long_task running as an MCP task, its server asking the person at
+the page a question (docs/screenshot-question.png)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,22 @@ def shoot(browser: Browser, url: str, out: Path, width: int, height: int, theme:
     print(f"wrote {out}")
 
 
+def shoot_question(browser: Browser, url: str, out: Path) -> None:
+    """A long_task as an MCP task that asks a question half-way: the page once the question is there."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, color_scheme="light")
+    page = context.new_page()
+    page.goto(url + "/")
+    page.select_option("#tool", "long_task")
+    expect(page.locator("[data-arg-name='ask']")).to_be_attached(timeout=30_000)
+    page.fill("#arguments", '{"steps": 8, "delay": 0.3, "ask": "Which region should the report cover?"}')
+    page.click("button.primary")
+    expect(page.locator("#questions .question")).to_be_visible(timeout=30_000)
+    page.locator("#questions input[name='arg.answer']").fill("Europe")
+    page.screenshot(path=str(out))
+    context.close()
+    print(f"wrote {out}")
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         app = Dashboard(Path(tmp) / "jobs.sqlite3", mcp_url=None).start()
@@ -43,6 +60,7 @@ def main() -> None:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 for name, (width, height, theme) in SHOTS.items():
                     shoot(browser, app.url, DOCS / name, width, height, theme)
+                shoot_question(browser, app.url, DOCS / "screenshot-question.png")
                 browser.close()
         finally:
             app.stop()

@@ -129,10 +129,18 @@ class TaskRun:
         self._wake.set()
 
     async def follow(self, link: Link) -> TaskEnd:
-        """Poll the task on `link` until it ends. LinkError: the connection failed (the task may well live on)."""
-        async with anyio.create_task_group() as helpers:
-            end = await self._poll(link, helpers)
-            helpers.cancel_scope.cancel()
+        """Poll the task on `link` until it ends. LinkError: the connection failed (the task may well live on). What
+        the server says that is no task (an id too long, an unknown status, a result that is no tool's) fails the
+        job."""
+        odd: BaseException | None = None
+        try:
+            async with anyio.create_task_group() as helpers:
+                end = await self._poll(link, helpers)
+                helpers.cancel_scope.cancel()
+        except* TaskProtocolError as group:
+            odd = group.exceptions[0]
+        if odd is not None:
+            return TaskEnd(state=JobState.FAILED, reason=str(odd))
         return end
 
     async def _poll(self, link: Link, helpers: TaskGroup) -> TaskEnd:

@@ -273,3 +273,69 @@ def test_a_worker_killed_mid_task_leaves_its_job_to_another_worker_which_finishe
     assert job["state"] == "succeeded", job
     assert job["worker"] != victim_id and server_stats(own_server)["tasks_started"] == 1
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+
+
+# ---- A server whose tasks are wrong ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def odd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ChildServer, Dashboard]]:
+    server = ChildServer(module="tests.odd_tasks_server").start()
+    app = Dashboard(tmp_path_factory.mktemp("odd") / "jobs.sqlite3", mcp_url=server.url, args=SHARED).start()
+    yield server, app
+    app.stop()
+    server.stop()
+
+
+def odd_job(odd: tuple[ChildServer, Dashboard], tool: str) -> dict[str, Any]:
+    with odd[1].client() as client:
+        response = client.post("/api/jobs", json={"tool": tool, "arguments": {}})
+        assert response.status_code == 201, response.text
+        follow(client, response.json()["id"], timeout=60)
+        return job_of(client, response.json()["id"])
+
+
+@pytest.mark.parametrize(
+    ("tool", "error"),
+    [
+        ("long_id", "the server gave the task an id of 300 characters (at most 256)"),
+        ("odd_status", "the server gave the task an unknown status 'paused'"),
+        ("not_a_result", "the task's result is not a tool's result"),
+    ],
+)
+def test_a_task_the_dashboard_cannot_keep_fails_the_job_saying_why(
+    odd: tuple[ChildServer, Dashboard], tool: str, error: str
+) -> None:
+    job = odd_job(odd, tool)
+    assert job["state"] == "failed" and error in job["error"], job
+
+
+def test_a_poll_interval_of_zero_is_clamped(odd: tuple[ChildServer, Dashboard]) -> None:
+    job = odd_job(odd, "fast_poll")
+    assert job["state"] == "succeeded" and job["result"]["content"][0]["text"] == "done"
+    tasks = httpx.get(f"http://{odd[0].host}:{odd[0].port}/stats").json()
+    (gets,) = [task["gets"] for task_id, task in tasks.items() if "fast_poll" in task_id]
+    assert 2 <= gets <= 15  # a second's work at 0.1 s at least between polls (unclamped: hundreds of polls)
+
+
+def test_input_requests_that_are_no_question_are_refused_and_a_huge_question_can_be_declined(
+    odd: tuple[ChildServer, Dashboard],
+) -> None:
+    with odd[1].client() as client:
+        job_id = client.post("/api/jobs", json={"tool": "asks_oddly", "arguments": {}}).json()["id"]
+        (question,) = waiting(client, job_id)
+        assert len(question["message"]) == 4000 and question["message"].endswith("…")  # a bounded preview
+        page = client.get(f"/jobs/{job_id}", headers={"Accept": "text/html"}).text
+        assert len(page) < 200_000 and f"/api/jobs/{job_id}/events/{question['seq']}" in page  # the raw JSON
+        accepted = client.post(f"/api/jobs/{job_id}/input/{question['key']}", json={"action": "accept", "content": {}})
+        assert accepted.status_code == 422
+        declined = client.post(f"/api/jobs/{job_id}/input/{question['key']}", json={"action": "decline"})
+        assert declined.status_code == 202
+        follow(client, job_id, timeout=60)
+        job = job_of(client, job_id)
+        events = all_events(client, job_id)
+    assert job["state"] == "succeeded" and job["result"]["content"][0]["text"] == "answered decline"
+    requests = [(e["method"], e["note"]) for e in events if e["kind"] == "request"]
+    assert requests == [("sampling/createMessage", "refused"), ("elicitation/create", "question")]
+    raw = next(e for e in events if e["kind"] == "request" and e["note"] == "question")
+    assert raw["data_bytes"] > 1_000_000  # the whole question, cut to --max-event-bytes, its size said

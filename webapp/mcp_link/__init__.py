@@ -35,7 +35,7 @@ from webapp.mcp_link.targets import (
     scrub,
     without_password,
 )
-from webapp.mcp_link.task_wire import TaskSnapshot, is_modern
+from webapp.mcp_link.task_wire import TaskProtocolError, TaskSnapshot, is_modern
 
 __all__ = [
     "PROBE_TIMEOUT",
@@ -54,6 +54,7 @@ __all__ = [
     "ServerDescription",
     "StdioTarget",
     "Target",
+    "TaskProtocolError",
     "TaskSnapshot",
     "ToolOutcome",
     "ToolSpec",

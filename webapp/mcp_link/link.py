@@ -173,11 +173,7 @@ class Link:
 
     async def task_result(self, task_id: str) -> ToolOutcome:
         """2025-11-25: the task's outcome, once it ends (questions arrive on this request's stream meanwhile)."""
-        result = await self._speak("tasks/result", task_wire.result_2025(self.session, task_id))
-        try:
-            return outcome_of(result)
-        except TaskProtocolError as exc:
-            raise LinkError(str(exc)) from exc
+        return outcome_of(await self._speak("tasks/result", task_wire.result_2025(self.session, task_id)))
 
     async def answer_input(self, key: str, request: Any) -> dict[str, Any] | None:
         """2026-07-28: one of the task's input requests, through our callbacks (a question goes to a person): the
@@ -196,10 +192,10 @@ class Link:
         return await self._speak("tasks/list", task_wire.list_2025(self.session))
 
     async def _speak(self, method: str, request: Awaitable[T]) -> T:
+        """`request`'s answer; LinkError when the server or the connection failed. TaskProtocolError (what the
+        server said is no task) goes through as it is: no new connection would mend it."""
         try:
             return await request
-        except TaskProtocolError as exc:
-            raise LinkError(f"{method}: {exc}") from exc
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:
                 raise LinkError(f"lost the connection to the MCP server ({exc.message})", exc.code) from exc
