@@ -25,9 +25,19 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
-ODD_TOOLS = ("long_id", "odd_status", "not_a_result", "fast_poll", "asks_oddly")
+ODD_TOOLS = ("long_id", "odd_status", "not_a_result", "fast_poll", "asks_oddly", "asks_url", "asks_hostile")
+HOSTILE = '"><script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
+# A question whose every word is an attack: its message, its field's name, title and description, a choice.
+HOSTILE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        HOSTILE: {"type": "string", "title": HOSTILE, "description": HOSTILE, "default": HOSTILE},
+        "pick": {"type": "string", "oneOf": [{"const": HOSTILE, "title": HOSTILE}]},
+    },
+}
 BIG = "Why? " * 250_000  # a question of 1.25 MB
 NOW = "2026-12-04T10:00:00.000Z"
+URL = "https://sign.example.org/consent?job=7"
 
 
 @dataclass
@@ -112,6 +122,17 @@ class OddTasks(Extension):
                     "params": {"mode": "form", "message": BIG, "requestedSchema": {"type": "array"}},
                 },
             }
+            return done | self._shape(params.task_id, "input_required", inputRequests=requests)
+        if task.tool in ("asks_url", "asks_hostile"):
+            if task.answers:
+                (answer,) = task.answers.values()
+                text = {"content": [{"type": "text", "text": f"answered {answer['action']}"}], "isError": False}
+                return done | self._shape(params.task_id, "completed", result=text)
+            if task.tool == "asks_url":
+                ask = {"mode": "url", "message": "Sign the form", "url": URL, "elicitationId": "e1"}
+            else:
+                ask = {"mode": "form", "message": HOSTILE, "requestedSchema": HOSTILE_SCHEMA}
+            requests = {"ask": {"method": "elicitation/create", "params": ask}}
             return done | self._shape(params.task_id, "input_required", inputRequests=requests)
         return done | self._shape(params.task_id, "working")
 

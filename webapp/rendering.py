@@ -40,6 +40,7 @@ def build_templates(settings: Settings | None = None) -> Jinja2Templates:
         clip=clip,
         duration=duration,
         url_host=url_host,
+        web_address=web_address,
     )
     env.globals.update(
         LEVELS=LEVELS,
@@ -188,6 +189,14 @@ def render_status(templates: Jinja2Templates, job: Job) -> str:
 
 def render_questions(templates: Jinja2Templates, job: Job) -> str:
     return templates.get_template("partials/_questions.html").render(job=job)
+
+
+def web_address(url: str | None) -> bool:
+    """Whether a server's URL may be a link on the page: http or https only (never javascript: or data:)."""
+    try:
+        return urlsplit(url or "").scheme in ("http", "https")
+    except ValueError:
+        return False
 
 
 def url_host(url: str | None) -> str:

@@ -15,6 +15,7 @@ from tests.browser.test_live_page import press_like_a_person
 from tests.browser.test_page import TIMEOUT, start_from_form
 from tests.conftest import SHARED
 from tests.helpers import Dashboard
+from tests.odd_tasks_server import HOSTILE
 from webapp.bundled import ChildServer
 
 
@@ -63,3 +64,27 @@ def test_a_wrong_answer_comes_back_beside_its_field_and_decline_works_by_keyboar
     page.keyboard.press("Enter")
     expect(page.locator("#state-badge")).to_have_attribute("data-state", "succeeded", timeout=TIMEOUT)
     expect(page.locator(".result-text")).to_contain_text("decline")
+
+
+@pytest.fixture(scope="module")
+def odd_dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    server = ChildServer(module="tests.odd_tasks_server").start()
+    db: Path = tmp_path_factory.mktemp("odd-questions") / "jobs.sqlite3"
+    app = Dashboard(db, mcp_url=server.url, args=SHARED).start()
+    yield app
+    app.stop()
+    server.stop()
+
+
+def test_a_hostile_question_is_only_text_on_the_page_and_can_be_declined(page: Page, odd_dashboard: Dashboard) -> None:
+    with odd_dashboard.client() as client:
+        job_id = client.post("/api/jobs", json={"tool": "asks_hostile", "arguments": {}}).json()["id"]
+    page.goto(f"{odd_dashboard.url}/jobs/{job_id}")
+    question = page.locator("#questions .question")
+    expect(question).to_be_visible(timeout=TIMEOUT)
+    expect(question.locator(".question-message")).to_have_text(HOSTILE)  # the attack, as text
+    expect(page.locator("#questions script, #questions img")).to_have_count(0)
+    assert page.evaluate("window.pwned") is None
+    page.click("#answer-decline")
+    expect(page.locator("#state-badge")).to_have_attribute("data-state", "succeeded", timeout=TIMEOUT)
+    assert page.evaluate("window.pwned") is None

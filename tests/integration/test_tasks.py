@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import SHARED
 from tests.helpers import Dashboard, all_events, follow, server_stats, wait_until
+from tests.odd_tasks_server import URL
 from tests.postgres import TempPostgres
 from webapp.bundled import ChildServer
 
@@ -339,3 +340,22 @@ def test_input_requests_that_are_no_question_are_refused_and_a_huge_question_can
     assert requests == [("sampling/createMessage", "refused"), ("elicitation/create", "question")]
     raw = next(e for e in events if e["kind"] == "request" and e["note"] == "question")
     assert raw["data_bytes"] > 1_000_000  # the whole question, cut to --max-event-bytes, its size said
+
+
+def test_a_url_question_names_its_host_and_is_only_a_link_and_accepting_it_sends_no_content(
+    odd: tuple[ChildServer, Dashboard],
+) -> None:
+    with odd[1].client() as client:
+        job_id = client.post("/api/jobs", json={"tool": "asks_url", "arguments": {}}).json()["id"]
+        (question,) = waiting(client, job_id)
+        assert (question["mode"], question["url"], question["schema"]) == ("url", URL, None)
+        page = client.get(f"/jobs/{job_id}", headers={"Accept": "text/html"}).text
+        assert 'data-url-host="sign.example.org"' in page
+        assert (
+            f'<a class="question-url" href="{URL.replace("&", "&amp;")}" target="_blank" rel="noopener noreferrer">'
+            in page
+        )
+        accepted = client.post(f"/api/jobs/{job_id}/input/{question['key']}", json={"action": "accept"})
+        assert accepted.status_code == 202 and accepted.json()["content"] is None
+        follow(client, job_id, timeout=60)
+        assert job_of(client, job_id)["result"]["content"][0]["text"] == "answered accept"

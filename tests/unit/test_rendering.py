@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from webapp.events import LEVELS, Event, Job, JobState
+from webapp.events import LEVELS, Event, Job, JobState, Question
 from webapp.feeds import sse_data
 from webapp.mcp_link import ToolSpec
 from webapp.rendering import build_templates, example_arguments, pretty, render_line, render_progress, render_status
@@ -147,3 +147,17 @@ def test_a_text_result_is_shown_as_text_and_as_json() -> None:
 )
 def test_example_arguments_survive_odd_schemas_from_the_server(schema: dict[str, object]) -> None:
     assert example_arguments(ToolSpec("t", "", schema)).startswith("{")
+
+
+def test_a_url_question_that_is_no_web_address_is_not_made_a_link() -> None:
+    templates = build_templates()
+    job = Job(id="j", tool="t", arguments={}, idle_timeout=None, max_duration=None, state=JobState.INPUT_REQUIRED)
+    for url, linked in [
+        ("javascript:alert(1)", False),
+        ("data:text/html,<b>x</b>", False),
+        ("https://a.example/x", True),
+    ]:
+        job.questions = [Question("q1", "Open this", None, 0.0, mode="url", url=url)]
+        html = templates.get_template("partials/_questions.html").render(job=job)
+        assert ('<a class="question-url"' in html) is linked, url
+        assert "javascript:alert" not in html.replace('<code class="question-url-text">javascript:alert(1)</code>', "")
