@@ -359,3 +359,23 @@ def test_a_url_question_names_its_host_and_is_only_a_link_and_accepting_it_sends
         assert accepted.status_code == 202 and accepted.json()["content"] is None
         follow(client, job_id, timeout=60)
         assert job_of(client, job_id)["result"]["content"][0]["text"] == "answered accept"
+
+
+@REVISIONS
+def test_a_plain_call_that_asks_first_waits_for_the_answer(app: Dashboard, protocol: str) -> None:
+    """`confirm`: on 2026-07-28 the call is answered `input_required` (multi round-trip) and called again with the
+    answer; on 2025-11-25 the server sends elicitation/create during the call."""
+    with app.client() as client:
+        job_id = client.post("/api/jobs", json={"tool": "confirm", "arguments": {"question": "Ship it?"}}).json()["id"]
+        (question,) = waiting(client, job_id)
+        assert question["message"] == "Ship it?" and job_of(client, job_id)["task"] is None
+        answer = {"action": "accept", "content": {"answer": "yes"}}
+        assert client.post(f"/api/jobs/{job_id}/input/{question['key']}", json=answer).status_code == 202
+        follow(client, job_id)
+        job = job_of(client, job_id)
+        events = all_events(client, job_id)
+    assert (job["state"], job["result"]["content"][0]["text"]) == ("succeeded", "you said: yes")
+    assert [(e["kind"], e["method"], e["note"]) for e in events if e["kind"] in ("request", "answer")] == [
+        ("request", "elicitation/create", "question"),
+        ("answer", "elicitation/create", None),
+    ]
