@@ -128,6 +128,7 @@ class OddTasks(Extension):
                 (answer,) = task.answers.values()
                 text = {"content": [{"type": "text", "text": f"answered {answer['action']}"}], "isError": False}
                 return done | self._shape(params.task_id, "completed", result=text)
+            ask: dict[str, Any]
             if task.tool == "asks_url":
                 ask = {"mode": "url", "message": "Sign the form", "url": URL, "elicitationId": "e1"}
             else:

@@ -8,6 +8,7 @@ def test_state_names_are_spelled_as_the_api_promises() -> None:
         "queued",
         "starting",
         "running",
+        "input_required",
         "cancelling",
         "succeeded",
         "failed",
