@@ -27,7 +27,7 @@ MAX_EVENT_BYTES = 256 * 1024
 ENDED = ("succeeded", "failed", "cancelled", "timed_out", "interrupted")
 # The fragments the dashboard's own stream swaps in, and how: any other <hx-partial> would be the server's.
 OWN_PARTIAL = re.compile(
-    r'data: <hx-partial hx-target="#(log|events-count|progress|job-status|hidden-lines|live-counts)" '
+    r'data: <hx-partial hx-target="#(log|events-count|progress|job-status|hidden-lines|live-counts|questions)" '
     r'hx-swap="(beforeend|innerHTML|innerMorph|outerHTML)">'
 )
 # Elements no server text may become. (<details>, <input>, <a> and the like the pages use themselves: an injected
