@@ -102,3 +102,21 @@ def test_a_cancelled_research_query_is_cancelled_on_the_server(api: httpx.Client
     job = api.get(f"/api/jobs/{job_id}").json()
     assert (job["state"], job["error"]) == ("cancelled", "cancelled by the user")
     assert job["task"]["status"] == "cancelled"  # as the server said it, after our tasks/cancel
+
+
+def test_its_elicitation_tool_is_offered_and_a_persons_answer_reaches_it_during_a_plain_call(api: httpx.Client) -> None:
+    # The tool exists only for clients that declare elicitation: the dashboard's probe and jobs both do.
+    response = api.post("/api/jobs", json={"tool": "trigger-elicitation-request", "arguments": {}})
+    assert response.status_code == 201, response.text
+    job_id = response.json()["id"]
+    wait_until(lambda: api.get(f"/api/jobs/{job_id}/input").json() != [], what="the question", timeout=30)
+    assert api.get(f"/api/jobs/{job_id}").json()["state"] == "input_required"
+    (question,) = api.get(f"/api/jobs/{job_id}/input").json()
+    assert question["message"] == "Please provide inputs for the following fields:"
+    assert question["schema"]["required"] == ["name"]
+    answer = {"action": "accept", "content": {"name": "Ada Lovelace", "check": True}}
+    assert api.post(f"/api/jobs/{job_id}/input/{question['key']}", json=answer).status_code == 202
+    follow(api, job_id, timeout=60)
+    job = api.get(f"/api/jobs/{job_id}").json()
+    assert job["state"] == "succeeded", job
+    assert "- Name: Ada Lovelace\n- Agreed to terms: true" in job["result"]["content"][1]["text"]

@@ -53,3 +53,11 @@ def elicitation_callback(asker: Asker, modern: Callable[[], bool]) -> Elicitatio
         return ElicitResult(action=reply.action, content=reply.content)
 
     return on_elicit
+
+
+class Declines:
+    """The asker of a connection with no person behind it (the probe that lists tools): it declares what a job's
+    connection declares, since servers offer tools by the client's capabilities, and declines any question."""
+
+    async def ask(self, ask: Ask) -> Reply:
+        return Reply("decline")

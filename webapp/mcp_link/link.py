@@ -28,7 +28,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from webapp.events import LogLevel, clean_data, clean_text
 from webapp.mcp_link import task_wire
-from webapp.mcp_link.asking import Asker, elicitation_callback
+from webapp.mcp_link.asking import Asker, Declines, elicitation_callback
 from webapp.mcp_link.tap import NotificationSink, Tap, tapped
 from webapp.mcp_link.targets import CLIENT_INFO, HttpSession, HttpTarget, Target, ignore, scrub
 from webapp.mcp_link.task_wire import TaskCreated, TaskProtocolError, TasksExtension, TaskSnapshot
@@ -230,10 +230,7 @@ async def open_link(
     client: Client | None = None
     options: dict[str, Any] = {}
     if asker is not None:
-        options["elicitation_callback"] = elicitation_callback(
-            asker, lambda: client is not None and client.protocol_version in MODERN_PROTOCOL_VERSIONS
-        )
-        options["extensions"] = [TasksExtension()]
+        options = _asking(asker, lambda: client is not None and client.protocol_version in MODERN_PROTOCOL_VERSIONS)
     client = target.client(
         tapped(transport, tap),
         # Without a log level, 2026-07-28 servers send no log notifications at all.
@@ -249,6 +246,11 @@ async def open_link(
             yield Link(client.session, tap, http, client)
         except LinkError as exc:
             raise failures.of_call(exc) from exc
+
+
+def _asking(asker: Asker, modern: Callable[[], bool]) -> dict[str, Any]:
+    """The client options of a connection that takes questions for a person and tasks."""
+    return {"elicitation_callback": elicitation_callback(asker, modern), "extensions": [TasksExtension()]}
 
 
 @contextlib.asynccontextmanager
@@ -334,11 +336,12 @@ async def ask_for_level(client: Client, level: LogLevel) -> None:
 
 
 async def describe_server(target: Target) -> ServerDescription:
-    """Connect, read the server's identity, capabilities and tools, and disconnect."""
+    """Connect, read the server's identity, capabilities and tools, and disconnect. The probe declares what a
+    job's connection declares: servers offer some tools only to clients that can answer questions."""
     transport, ended = target.connect(ignore)  # a probe's stderr is no job's: it is quoted only on a failure
     try:
         with anyio.fail_after(PROBE_TIMEOUT):
-            async with target.client(transport) as client:
+            async with target.client(transport, **_asking(Declines(), lambda: False)) as client:
                 tools: list[ToolSpec] = []
                 cursor: str | None = None
                 while True:
