@@ -55,7 +55,8 @@ def test_a_wrong_answer_comes_back_beside_its_field_and_decline_works_by_keyboar
     page: Page, task_dashboard: Dashboard
 ) -> None:
     ask_on_the_page(page, task_dashboard)
-    page.locator("#questions textarea#arguments").fill('{"answer": 7}')  # the JSON view, wrong on purpose
+    page.locator("#questions .json-view summary").click()  # the JSON view is folded under the fields
+    page.locator("#questions textarea#arguments").fill('{"answer": 7}')  # wrong on purpose
     expect(page.locator("#questions input[name='arg.answer']")).to_be_disabled()  # the JSON view decides now
     page.click("#answer-accept")
     expect(page.locator("#questions .error")).to_contain_text("answer", timeout=TIMEOUT)
