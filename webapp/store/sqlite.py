@@ -358,7 +358,9 @@ class SQLiteStore:
         return bytes(row[0])
 
     async def sign_in(self, server: str) -> str | None:
-        row = await self._read(lambda db: db.execute("SELECT sealed FROM sign_ins WHERE server=?", (server,)).fetchone())
+        row = await self._read(
+            lambda db: db.execute("SELECT sealed FROM sign_ins WHERE server=?", (server,)).fetchone()
+        )
         return None if row is None else str(row[0])
 
     async def keep_sign_in(self, server: str, sealed: str, at: float) -> None:
