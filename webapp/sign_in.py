@@ -15,12 +15,12 @@ import time
 from webapp.mcp_link import HttpTarget
 from webapp.monitor import ServerMonitor
 from webapp.oauth import PendingSignIn, SignInError, SignIns, begin, client_metadata, finish
+from webapp.security import CALLBACK_PATH, METADATA_DOCUMENT_PATH
 from webapp.settings import Settings
 
 log = logging.getLogger(__name__)
 PENDING_FOR = 600.0  # seconds a person has to finish a sign-in at the authorization server
-CALLBACK_PATH = "/oauth/callback"
-METADATA_DOCUMENT_PATH = "/client-metadata.json"
+__all__ = ["CALLBACK_PATH", "METADATA_DOCUMENT_PATH", "SignInDesk", "SignInRefused"]
 
 
 class SignInRefused(Exception):

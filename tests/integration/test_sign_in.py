@@ -1,0 +1,175 @@
+"""Signing in to a remote server (issue 20), over real HTTP: the dashboard as its own process, and tests/oauth_server.py
+(an MCP server behind a bearer check, with the authorization server that signs people in for it)."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.helpers import Dashboard, follow, wait_until
+from webapp.bundled import ChildServer
+from webapp.oauth import Sealer
+
+HTML = {"Accept": "text/html"}
+KEY = "a key for the test"
+
+
+def oauth_server(*args: str) -> ChildServer:
+    server = ChildServer(module="tests.oauth_server")
+    command = [sys.executable, "-m", "tests.oauth_server", "--port", str(server.port), *args]
+    server.launch(command, what="the OAuth test server", timeout=20)
+    return server
+
+
+@pytest.fixture
+def remote() -> Iterator[ChildServer]:
+    # Tokens that expire in 30 s: inside the dashboard's refresh margin, so every connection refreshes first.
+    server = oauth_server("--expires-in", "30")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def dashboard(remote: ChildServer, tmp_path: Path) -> Iterator[Dashboard]:
+    app = Dashboard(tmp_path / "jobs.sqlite3", mcp_url=remote.url, args=("--secret-key", KEY))
+    app.start()
+    yield app
+    app.stop()
+
+
+@contextlib.contextmanager
+def browser(app: Dashboard) -> Iterator[httpx.Client]:
+    """A client that behaves as a browser does: it keeps the session cookie the first page gave it."""
+    with httpx.Client(base_url=app.url, timeout=15) as client:
+        assert client.get("/", headers=HTML).status_code == 200
+        yield client
+
+
+def state_of(client: httpx.Client) -> str:
+    state: str = client.get("/api/servers/default").json()["state"]
+    return state
+
+
+def stats(remote: ChildServer) -> dict[str, Any]:
+    answer: dict[str, Any] = httpx.get(remote.url.removesuffix("/mcp") + "/_stats").json()
+    return answer
+
+
+def sign_in(client: httpx.Client) -> httpx.Response:
+    """Click Sign in, follow the authorization URL as the browser would, and come back: the callback's answer."""
+    response = client.post("/api/servers/default/sign-in")
+    assert response.status_code == 200, response.text
+    authorization = httpx.get(response.json()["authorize_url"])
+    assert authorization.status_code == 302, authorization.text
+    return client.get(authorization.headers["location"])
+
+
+def test_a_server_that_needs_a_sign_in_says_so_and_a_job_on_it_gets_409_with_the_reason(
+    dashboard: Dashboard,
+) -> None:
+    with browser(dashboard) as client:
+        wait_until(lambda: state_of(client) == "needs_sign_in", what="the server to need a sign-in")
+        refused = client.post("/api/jobs", json={"tool": "add", "arguments": {"a": 1, "b": 2}})
+        assert refused.status_code == 409
+        assert "needs a sign-in" in refused.json()["detail"]
+        page = client.get("/servers/default", headers=HTML).text
+        assert 'id="sign-in"' in page and "needs you to sign in" in page
+
+
+def test_sign_in_with_pkce_then_a_job_a_refresh_and_a_sign_out(dashboard: Dashboard, remote: ChildServer) -> None:
+    with browser(dashboard) as client:
+        wait_until(lambda: state_of(client) == "needs_sign_in", what="the server to need a sign-in")
+        response = client.post("/api/servers/default/sign-in")
+        url = urlsplit(response.json()["authorize_url"])
+        query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
+        assert query["resource"] == remote.url  # RFC 8707: a token for this server only
+        assert query["redirect_uri"] == f"{dashboard.url}/oauth/callback"
+        assert query["scope"] == "mcp:tools"  # from the server's challenge
+        authorization = httpx.get(response.json()["authorize_url"])
+        back = client.get(authorization.headers["location"])
+        assert back.status_code == 303 and back.headers["location"] == "/servers/default"
+        assert state_of(client) == "connected"
+
+        # A job runs with the token, refreshed first (it expires inside the refresh margin).
+        job = client.post("/api/jobs", json={"tool": "add", "arguments": {"a": 2, "b": 3}}).json()
+        follow(client, job["id"])
+        ended = client.get(f"/api/jobs/{job['id']}").json()
+        assert ended["state"] == "succeeded", ended
+        seen = stats(remote)
+        assert seen["registrations"] == 1 and seen["authorization_code"] == 1
+        assert seen["refresh_token"] >= 1
+
+        # The same callback again: its state was used.
+        again = client.get(authorization.headers["location"])
+        assert again.status_code == 400
+
+        # No token anywhere people or exports can see, and none in the clear in the store.
+        issued = stats(remote)["issued"]
+        shown = (
+            client.get("/api/servers").text
+            + client.get("/servers/default", headers=HTML).text
+            + client.get(f"/api/jobs/{job['id']}/export").text
+            + dashboard.output()
+        )
+        sealed = stored_sign_ins(dashboard)
+        assert len(sealed) == 1 and sealed[0].startswith("v1.sealed:")
+        for token in issued:
+            assert token not in shown and token not in sealed[0]
+
+        signed_out = client.post("/api/servers/default/sign-out").json()
+        assert signed_out["signed_out"] is True and signed_out["state"] == "needs_sign_in"
+        assert tokens_kept(dashboard) == []  # what is left is the server's challenge, for the next sign-in
+
+
+def test_a_callback_with_an_unknown_state_another_sessions_state_or_no_code_is_refused_and_changes_nothing(
+    dashboard: Dashboard,
+) -> None:
+    with browser(dashboard) as client, browser(dashboard) as stranger:
+        wait_until(lambda: state_of(client) == "needs_sign_in", what="the server to need a sign-in")
+        assert client.get("/oauth/callback", params={"code": "x", "state": "made-up"}).status_code == 400
+        response = client.post("/api/servers/default/sign-in")
+        state = parse_qs(urlsplit(response.json()["authorize_url"]).query)["state"][0]
+        authorization = httpx.get(response.json()["authorize_url"])
+        # Another browser brings the callback: refused, and the sign-in stays the first browser's to finish.
+        assert stranger.get(authorization.headers["location"]).status_code == 400
+        assert tokens_kept(dashboard) == []
+        no_code = client.get("/oauth/callback", params={"state": state})
+        assert no_code.status_code == 400 and "without a code" in no_code.json()["detail"]
+        assert state_of(client) == "needs_sign_in"
+        assert tokens_kept(dashboard) == []
+
+
+def test_a_token_endpoint_that_answers_with_html_fails_the_sign_in_saying_so(tmp_path: Path) -> None:
+    remote = oauth_server("--token-answer", "html")
+    app = Dashboard(tmp_path / "jobs.sqlite3", mcp_url=remote.url).start()
+    try:
+        with browser(app) as client:
+            wait_until(lambda: state_of(client) == "needs_sign_in", what="the server to need a sign-in")
+            failed = sign_in(client)
+            assert failed.status_code == 502
+            assert "text/html, not a JSON token" in failed.json()["detail"]
+            assert state_of(client) == "needs_sign_in"
+            # Without --secret-key the server page says tokens would be kept in the clear.
+            assert "data-tokens-in-the-clear" in client.get("/servers/default", headers=HTML).text
+    finally:
+        app.stop()
+        remote.stop()
+
+
+def stored_sign_ins(app: Dashboard) -> list[str]:
+    with sqlite3.connect(app.db) as db:
+        return [row[0] for row in db.execute("SELECT sealed FROM sign_ins")]
+
+
+def tokens_kept(app: Dashboard) -> list[str]:
+    records = [Sealer(KEY).open(sealed) for sealed in stored_sign_ins(app)]
+    return [record["access_token"] for record in records if record is not None and record["access_token"]]
