@@ -1,15 +1,17 @@
 """A remote MCP server that needs a sign-in, with the authorization server that signs people in for it: one process,
 one loopback port, real HTTP. Written for the tests of issue 20.
 
-- `/mcp`: an MCP server (the SDK's MCPServer, tool `add`) behind a bearer check: without a valid token, 401 with
-  `WWW-Authenticate: Bearer resource_metadata=..., scope="mcp:tools"` (RFC 9728, RFC 6750).
+- `/mcp` (streamable HTTP) and `/sse` (legacy SSE): an MCP server (the SDK's MCPServer, tool `add`) behind a bearer
+  check: without a valid token, 401 with `WWW-Authenticate: Bearer resource_metadata=..., scope="mcp:tools"`
+  (RFC 9728, RFC 6750). The protected resource is the whole origin, so both transports share one sign-in.
 - `/.well-known/oauth-protected-resource/mcp` and `/.well-known/oauth-authorization-server`: the metadata.
 - `/register` (RFC 7591), `/authorize` (approves at once, as the conformance suite's server does: it checks the
   client, the redirect URI and the PKCE challenge, and redirects back with a code), `/token` (the code with its
   PKCE verifier and resource; refresh tokens, rotated).
 - `/_stats`: what it saw, for the tests to assert on (counts, the tokens it issued, the last authorization query).
 
-    python -m tests.oauth_server --port 8003 [--expires-in 3600] [--token-answer json|html|slow]
+    python -m tests.oauth_server --port 8003 [--expires-in 3600] [--token-answer json|html|slow|other-resource]
+        [--issuer URL]  (metadata that names another issuer than the resource metadata's authorization server)
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ SCOPE = "mcp:tools"
 
 
 class AuthorizationServer:
-    def __init__(self, base: str, expires_in: int, token_answer: str) -> None:
+    def __init__(self, base: str, expires_in: int, token_answer: str, issuer: str | None = None) -> None:
         self.base = base
+        self.issuer = issuer or base
         self.expires_in = expires_in
         self.token_answer = token_answer
         self.clients: dict[str, dict[str, Any]] = {}
@@ -53,7 +56,7 @@ class AuthorizationServer:
 
     @property
     def resource(self) -> str:
-        return f"{self.base}/mcp"
+        return f"{self.base}/"
 
     def routes(self) -> list[Route]:
         return [
@@ -73,7 +76,7 @@ class AuthorizationServer:
     async def server_metadata(self, request: Request) -> Response:
         return JSONResponse(
             {
-                "issuer": self.base,
+                "issuer": self.issuer,
                 "authorization_endpoint": f"{self.base}/authorize",
                 "token_endpoint": f"{self.base}/token",
                 "registration_endpoint": f"{self.base}/register",
@@ -144,15 +147,16 @@ class AuthorizationServer:
         self.access.add(access)
         self.refresh.add(refresh)
         self.issued += [access, refresh]
-        return JSONResponse(
-            {
-                "access_token": access,
-                "token_type": "Bearer",
-                "expires_in": self.expires_in,
-                "refresh_token": refresh,
-                "scope": SCOPE,
-            }
-        )
+        answer = {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "refresh_token": refresh,
+            "scope": SCOPE,
+        }
+        if self.token_answer == "other-resource":
+            answer["resource"] = "https://elsewhere.example/mcp"
+        return JSONResponse(answer)
 
     async def show_stats(self, request: Request) -> Response:
         return JSONResponse({**self.stats, "issued": self.issued})
@@ -166,7 +170,7 @@ class BearerGuard:
         self.server = server
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/mcp"):
+        if scope["type"] == "http" and scope["path"].startswith(("/mcp", "/sse", "/messages")):
             header = dict(scope["headers"]).get(b"authorization", b"").decode()
             if not header.startswith("Bearer ") or header[7:] not in self.server.access:
                 self.server.stats["refused"] += 1
@@ -182,7 +186,7 @@ class BearerGuard:
         await self.app(scope, receive, send)
 
 
-def build_app(base: str, expires_in: int, token_answer: str) -> ASGIApp:
+def build_app(base: str, expires_in: int, token_answer: str, issuer: str | None = None) -> ASGIApp:
     mcp = MCPServer("signed-in-server")
 
     @mcp.tool()
@@ -191,8 +195,8 @@ def build_app(base: str, expires_in: int, token_answer: str) -> ASGIApp:
         return a + b
 
     app = mcp.streamable_http_app(streamable_http_path="/mcp")
-    server = AuthorizationServer(base, expires_in, token_answer)
-    app.router.routes[0:0] = server.routes()
+    server = AuthorizationServer(base, expires_in, token_answer, issuer)
+    app.router.routes[0:0] = server.routes() + list(mcp.sse_app().routes)
     return BearerGuard(app, server)
 
 
@@ -201,12 +205,12 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8003)
     parser.add_argument("--expires-in", type=int, default=3600)
-    parser.add_argument("--token-answer", choices=["json", "html", "slow"], default="json")
+    parser.add_argument("--token-answer", choices=["json", "html", "slow", "other-resource"], default="json")
+    parser.add_argument("--issuer", default=None)
     args = parser.parse_args()
     base = f"http://{args.host}:{args.port}"
-    uvicorn.run(
-        build_app(base, args.expires_in, args.token_answer), host=args.host, port=args.port, log_level="warning"
-    )
+    app = build_app(base, args.expires_in, args.token_answer, args.issuer)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -91,7 +91,7 @@ def test_sign_in_with_pkce_then_a_job_a_refresh_and_a_sign_out(dashboard: Dashbo
         url = urlsplit(response.json()["authorize_url"])
         query = {key: values[0] for key, values in parse_qs(url.query).items()}
         assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
-        assert query["resource"] == remote.url  # RFC 8707: a token for this server only
+        assert query["resource"] == remote.url.removesuffix("mcp")  # RFC 8707: tokens for this server only
         assert query["redirect_uri"] == f"{dashboard.url}/oauth/callback"
         assert query["scope"] == "mcp:tools"  # from the server's challenge
         authorization = httpx.get(response.json()["authorize_url"])
@@ -148,15 +148,21 @@ def test_a_callback_with_an_unknown_state_another_sessions_state_or_no_code_is_r
         assert tokens_kept(dashboard) == []
 
 
-def test_a_token_endpoint_that_answers_with_html_fails_the_sign_in_saying_so(tmp_path: Path) -> None:
-    remote = oauth_server("--token-answer", "html")
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [("html", "text/html, not a JSON token"), ("other-resource", "a token for another resource")],
+)
+def test_a_token_endpoint_that_answers_with_html_or_for_another_resource_fails_the_sign_in_saying_so(
+    tmp_path: Path, answer: str, said: str
+) -> None:
+    remote = oauth_server("--token-answer", answer)
     app = Dashboard(tmp_path / "jobs.sqlite3", mcp_url=remote.url).start()
     try:
         with browser(app) as client:
             wait_until(lambda: state_of(client) == "needs_sign_in", what="the server to need a sign-in")
             failed = sign_in(client)
             assert failed.status_code == 502
-            assert "text/html, not a JSON token" in failed.json()["detail"]
+            assert said in failed.json()["detail"]
             assert state_of(client) == "needs_sign_in"
             # Without --secret-key the server page says tokens would be kept in the clear.
             assert "data-tokens-in-the-clear" in client.get("/servers/default", headers=HTML).text
@@ -173,3 +179,33 @@ def stored_sign_ins(app: Dashboard) -> list[str]:
 def tokens_kept(app: Dashboard) -> list[str]:
     records = [Sealer(KEY).open(sealed) for sealed in stored_sign_ins(app)]
     return [record["access_token"] for record in records if record is not None and record["access_token"]]
+
+
+def test_metadata_naming_another_issuer_than_the_resource_metadata_names_is_refused(tmp_path: Path) -> None:
+    remote = oauth_server("--issuer", "http://127.0.0.1:9/elsewhere")
+    app = Dashboard(tmp_path / "jobs.sqlite3", mcp_url=remote.url).start()
+    try:
+        with browser(app) as client:
+            wait_until(lambda: state_of(client) == "needs_sign_in", what="the server to need a sign-in")
+            refused = client.post("/api/servers/default/sign-in")
+            assert refused.status_code == 409
+            assert "names the issuer http://127.0.0.1:9/elsewhere" in refused.json()["detail"]
+            assert stats(remote)["authorizations"] == 0
+    finally:
+        app.stop()
+        remote.stop()
+
+
+def test_a_legacy_sse_server_signs_in_and_runs_a_job_with_its_token(remote: ChildServer, tmp_path: Path) -> None:
+    app = Dashboard(tmp_path / "jobs.sqlite3", mcp_url=remote.url.removesuffix("/mcp") + "/sse").start()
+    try:
+        with browser(app) as client:
+            wait_until(lambda: state_of(client) == "needs_sign_in", what="the server to need a sign-in")
+            assert sign_in(client).status_code == 303
+            assert state_of(client) == "connected"
+            job = client.post("/api/jobs", json={"tool": "add", "arguments": {"a": 20, "b": 22}}).json()
+            follow(client, job["id"])
+            ended = client.get(f"/api/jobs/{job['id']}").json()
+            assert ended["state"] == "succeeded", ended
+    finally:
+        app.stop()
