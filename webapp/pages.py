@@ -446,7 +446,7 @@ async def server_page(request: Request, name: str, services: ServicesDep) -> Res
         "max_lines": max_lines,
         "events_url": f"/api/servers/{name}/events/",
         "signs_in": isinstance(monitor.target, HttpTarget),
-        "signed_in": await services.desk.is_signed_in(name) if isinstance(monitor.target, HttpTarget) else False,
+        "server_signed_in": await services.desk.is_signed_in(name) if isinstance(monitor.target, HttpTarget) else False,
         "tokens_in_the_clear": services.desk.tokens_in_the_clear,
     }
     return services.templates.TemplateResponse(request, "server.html", context)

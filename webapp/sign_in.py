@@ -116,7 +116,7 @@ class SignInDesk:
             record = await finish(pending, code, await self.sign_ins.get(pending.server))
         except SignInError as exc:
             raise SignInRefused(f"The sign-in to {pending.server} failed: {exc}.", 502) from None
-        await self.sign_ins.put(pending.server, record)
+        await self.sign_ins.replace(pending.server, record)
         log.info("signed in to %s", pending.server)
 
     async def sign_out(self, server: str) -> bool:

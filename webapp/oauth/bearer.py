@@ -107,4 +107,5 @@ class BearerAuth(httpx2.Auth):
                 response = yield request
         if is_refusal(response):
             self.refused = read_challenge(response)
-            await self.credentials.sign_ins.note_challenge(self.credentials.server, self.refused)
+            used = record.access_token if record is not None else None
+            await self.credentials.sign_ins.note_challenge(self.credentials.server, self.refused, used)

@@ -88,9 +88,17 @@ class SignIns:
     async def forget(self, server: str) -> bool:
         return await self.store.forget_sign_in(server)
 
-    async def note_challenge(self, server: str, challenge: Challenge) -> None:
-        """Remember what the server asked for, for the next sign-in (which may be in another process)."""
+    async def note_challenge(self, server: str, challenge: Challenge, refused_token: str | None) -> None:
+        """Remember what the server asked for, for the next sign-in (which may be in another process). A refusal
+        of a token that is no longer the current one (a sign-in came meanwhile) is old news: ignored."""
         async with self.lock(server):
             record = await self.get(server) or SignInRecord()
+            if record.access_token != refused_token:
+                return
             if record.challenge != challenge:
                 await self.put(server, dataclasses.replace(record, challenge=challenge))
+
+    async def replace(self, server: str, record: SignInRecord) -> None:
+        """A new sign-in's record, in turn with refreshes and challenges of this process."""
+        async with self.lock(server):
+            await self.put(server, record)
