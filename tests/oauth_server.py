@@ -8,7 +8,8 @@ one loopback port, real HTTP. Written for the tests of issue 20.
 - `/register` (RFC 7591), `/authorize` (approves at once, as the conformance suite's server does: it checks the
   client, the redirect URI and the PKCE challenge, and redirects back with a code), `/token` (the code with its
   PKCE verifier and resource; refresh tokens, rotated).
-- `/_stats`: what it saw, for the tests to assert on (counts, the tokens it issued, the last authorization query).
+- `/_stats`: what it saw, for the tests to assert on (counts, the tokens it issued, the last authorization query);
+  `POST /_revoke[?refresh=1]`: forget the access tokens (and the refresh tokens).
 
     python -m tests.oauth_server --port 8003 [--expires-in 3600] [--token-answer json|html|slow|other-resource]
         [--issuer URL]  (metadata that names another issuer than the resource metadata's authorization server)
@@ -66,6 +67,7 @@ class AuthorizationServer:
             Route("/authorize", self.authorize),
             Route("/token", self.token, methods=["POST"]),
             Route("/_stats", self.show_stats),
+            Route("/_revoke", self.revoke, methods=["POST"]),
         ]
 
     async def resource_metadata(self, request: Request) -> Response:
@@ -157,6 +159,13 @@ class AuthorizationServer:
         if self.token_answer == "other-resource":
             answer["resource"] = "https://elsewhere.example/mcp"
         return JSONResponse(answer)
+
+    async def revoke(self, request: Request) -> Response:
+        """Forget every access token (`?refresh=1`: the refresh tokens too), as a server that revokes them."""
+        self.access.clear()
+        if request.query_params.get("refresh"):
+            self.refresh.clear()
+        return Response(status_code=204)
 
     async def show_stats(self, request: Request) -> Response:
         return JSONResponse({**self.stats, "issued": self.issued})

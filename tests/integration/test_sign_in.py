@@ -209,3 +209,40 @@ def test_a_legacy_sse_server_signs_in_and_runs_a_job_with_its_token(remote: Chil
             assert ended["state"] == "succeeded", ended
     finally:
         app.stop()
+
+
+@pytest.fixture
+def long_lived(tmp_path: Path) -> Iterator[tuple[ChildServer, Dashboard]]:
+    """A server whose tokens last an hour: a refresh then comes only from a 401."""
+    remote = oauth_server("--expires-in", "3600")
+    app = Dashboard(tmp_path / "jobs.sqlite3", mcp_url=remote.url, args=("--secret-key", KEY)).start()
+    yield remote, app
+    app.stop()
+    remote.stop()
+
+
+def test_a_revoked_token_is_refreshed_once_and_a_revoked_sign_in_fails_the_job_saying_so(
+    long_lived: tuple[ChildServer, Dashboard],
+) -> None:
+    remote, dashboard = long_lived
+    base = remote.url.removesuffix("/mcp")
+    with browser(dashboard) as client:
+        wait_until(lambda: state_of(client) == "needs_sign_in", what="the server to need a sign-in")
+        assert sign_in(client).status_code == 303
+        assert stats(remote)["refresh_token"] == 0
+        # The access token is revoked: the server answers 401, and the refresh token gets a new one.
+        assert httpx.post(f"{base}/_revoke").status_code == 204
+        job = client.post("/api/jobs", json={"tool": "add", "arguments": {"a": 1, "b": 1}}).json()
+        follow(client, job["id"])
+        assert client.get(f"/api/jobs/{job['id']}").json()["state"] == "succeeded"
+        assert stats(remote)["refresh_token"] >= 1
+
+        # Everything revoked: the job fails saying the server needs a sign-in (never a raw 401), and so does the server.
+        assert httpx.post(f"{base}/_revoke", params={"refresh": "1"}).status_code == 204
+        job = client.post("/api/jobs", json={"tool": "add", "arguments": {"a": 1, "b": 1}}).json()
+        follow(client, job["id"])
+        failed = client.get(f"/api/jobs/{job['id']}").json()
+        assert failed["state"] == "failed" and "needs a sign-in" in failed["error"], failed
+        assert "401" not in failed["error"]
+        client.post("/api/servers/default/refresh")
+        wait_until(lambda: state_of(client) == "needs_sign_in", what="the server to need a sign-in again")
