@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.helpers import Dashboard, follow, wait_until
+from tests.postgres import TempPostgres
 from webapp.bundled import ChildServer
 from webapp.oauth import Sealer
 
@@ -246,3 +247,22 @@ def test_a_revoked_token_is_refreshed_once_and_a_revoked_sign_in_fails_the_job_s
         assert "401" not in failed["error"]
         client.post("/api/servers/default/refresh")
         wait_until(lambda: state_of(client) == "needs_sign_in", what="the server to need a sign-in again")
+
+
+def test_a_sign_in_made_by_a_web_process_is_used_by_a_worker_on_a_shared_postgresql(
+    remote: ChildServer, postgres: TempPostgres
+) -> None:
+    db = postgres.create_database("sign_in_cluster")
+    web = Dashboard(db, mcp_url=remote.url, role="web", args=("--secret-key", KEY)).start()
+    worker = Dashboard(db, mcp_url=remote.url, role="worker", args=("--secret-key", KEY)).start()
+    try:
+        with browser(web) as client:
+            wait_until(lambda: state_of(client) == "needs_sign_in", what="the server to need a sign-in")
+            assert sign_in(client).status_code == 303
+            job = client.post("/api/jobs", json={"tool": "add", "arguments": {"a": 3, "b": 4}}).json()
+            follow(client, job["id"])
+            ended = client.get(f"/api/jobs/{job['id']}").json()
+            assert ended["state"] == "succeeded" and ended["worker"] == worker.worker_id, ended
+    finally:
+        worker.stop()
+        web.stop()
