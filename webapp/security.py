@@ -417,8 +417,10 @@ def safe_next(target: str) -> str:
     return parts.path + (f"?{urlencode(rest)}" if rest else "")
 
 
-# token=: the dashboard's own; code= and state=: a sign-in's callback (issue 20), single-use but still a secret.
-_TOKEN_IN_TEXT = re.compile(r"(\b(?:token|code|state)=)[^&\s\"']+")
+_TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s\"']+")
+# A sign-in's callback (issue 20): its code and state are single-use, but secrets while they last.
+_CALLBACK = re.compile(r"/oauth/callback\?[^\s\"']*")
+_CALLBACK_SECRET = re.compile(r"(\b(?:code|state)=)[^&]+")
 
 
 class RedactTokens(logging.Filter):
@@ -426,6 +428,11 @@ class RedactTokens(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args and isinstance(record.args, tuple):
-            record.args = tuple(_TOKEN_IN_TEXT.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
-        record.msg = _TOKEN_IN_TEXT.sub(r"\1***", str(record.msg))
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        record.msg = redact(str(record.msg))
         return True
+
+
+def redact(text: str) -> str:
+    text = _TOKEN_IN_TEXT.sub(r"\1***", text)
+    return _CALLBACK.sub(lambda url: _CALLBACK_SECRET.sub(r"\1***", url.group(0)), text)

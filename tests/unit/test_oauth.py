@@ -167,4 +167,7 @@ def test_a_sign_ins_code_and_state_are_kept_out_of_the_access_log() -> None:
         None,
     )
     RedactTokens().filter(record)
-    assert "abc" not in record.getMessage() and "def" not in record.getMessage()
+    assert record.getMessage() == '1.2.3.4 "GET /oauth/callback?code=***&state=***"'
+    other = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, "GET /api/jobs?state=running", None, None)
+    RedactTokens().filter(other)
+    assert other.getMessage() == "GET /api/jobs?state=running"  # elsewhere a state is a job's state
