@@ -38,7 +38,11 @@ def dashboard(remote: ChildServer, tmp_path: Path) -> Iterator[Dashboard]:
 
 
 def test_sign_in_by_the_button_then_a_job_then_sign_out(page: Page, dashboard: Dashboard) -> None:
-    page.goto(f"{dashboard.url}/servers/default")
+    page.goto(dashboard.url)
+    # The start form says why no job can start, and where to sign in.
+    expect(page.locator("[data-needs-sign-in]")).to_be_visible(timeout=TIMEOUT)
+    page.click("[data-needs-sign-in] a")
+    page.wait_for_url(f"{dashboard.url}/servers/default", timeout=TIMEOUT)
     state = page.locator(".server-page [data-server-state]")
     expect(state).to_have_attribute("data-server-state", "needs_sign_in", timeout=TIMEOUT)
     expect(page.locator("#server-status")).to_contain_text("needs a sign-in", timeout=TIMEOUT)

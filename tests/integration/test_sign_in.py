@@ -266,3 +266,27 @@ def test_a_sign_in_made_by_a_web_process_is_used_by_a_worker_on_a_shared_postgre
     finally:
         worker.stop()
         web.stop()
+
+
+def test_the_client_id_metadata_document_is_public_at_an_https_public_url_and_absent_otherwise(
+    remote: ChildServer, tmp_path: Path
+) -> None:
+    token = "a-token-of-the-dashboard-0123456789"
+    public = "https://mcp.example.com"
+    app = Dashboard(
+        tmp_path / "jobs.sqlite3", mcp_url=remote.url, args=("--public-url", public, "--token", token)
+    ).start()
+    try:
+        document = httpx.get(f"{app.url}/client-metadata.json")  # no token: authorization servers fetch it
+        assert document.status_code == 200
+        assert document.json()["client_id"] == f"{public}/client-metadata.json"
+        assert document.json()["redirect_uris"] == [f"{public}/oauth/callback"]
+        assert document.json()["token_endpoint_auth_method"] == "none"
+        assert httpx.get(f"{app.url}/api/servers").status_code == 401  # everything else still needs the token
+    finally:
+        app.stop()
+    plain = Dashboard(tmp_path / "plain.sqlite3", mcp_url=remote.url).start()
+    try:
+        assert httpx.get(f"{plain.url}/client-metadata.json").status_code == 404
+    finally:
+        plain.stop()
