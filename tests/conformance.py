@@ -10,6 +10,7 @@ machine take longer than the suite's 30 s per client.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -56,10 +57,13 @@ class Outcome:
     failed: int
     warnings: int
     output: str
+    judged: tuple[str, ...] = ()  # the distinct checks that were judged (not INFO), all SUCCESS when ok
+    problems: tuple[str, ...] = ()  # those judged FAILURE or WARNING, with why
 
     @property
     def ok(self) -> bool:
-        return self.total > 0 and self.passed == self.total and self.failed == 0 and self.warnings == 0
+        clean = self.failed == 0 and self.warnings == 0 and not self.problems
+        return self.total > 0 and self.passed == self.total and bool(self.judged) and clean
 
 
 def install(directory: Path | None = None) -> Path:
@@ -115,12 +119,27 @@ def run_scenario(cli: Path, scenario: str) -> Outcome:
             env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
             check=False,
         )
+        judged, problems = read_checks(Path(results))
     output = ANSI.sub("", done.stdout + done.stderr)
     found = RESULT.search(output)
     if found is None:
         return Outcome(scenario, 0, 0, 0, 0, output)
     passed, total, failed, warnings = (int(n) for n in found.groups())
-    return Outcome(scenario, passed, total, failed, warnings, output)
+    return Outcome(scenario, passed, total, failed, warnings, output, judged, problems)
+
+
+def read_checks(results: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The suite's own record of a scenario (checks.json): the distinct checks it judged, and those not passed."""
+    judged: set[str] = set()
+    problems: list[str] = []
+    for path in results.rglob("checks.json"):
+        for check in json.loads(path.read_text()):
+            if check.get("status") == "INFO":
+                continue
+            judged.add(str(check.get("id")))
+            if check.get("status") != "SUCCESS":
+                problems.append(f"{check.get('id')}: {check.get('status')} {check.get('errorMessage') or ''}".strip())
+    return tuple(sorted(judged)), tuple(problems)
 
 
 def main() -> int:
@@ -130,12 +149,17 @@ def main() -> int:
         outcome = run_scenario(cli, scenario)
         outcomes.append(outcome)
         mark = "ok  " if outcome.ok else "FAIL"
-        print(f"{mark} {scenario}: {outcome.passed}/{outcome.total} checks, {outcome.warnings} warning(s)", flush=True)
+        print(
+            f"{mark} {scenario}: {len(outcome.judged)} distinct checks judged, {outcome.passed}/{outcome.total} "
+            f"records passed, {outcome.warnings} warning(s)",
+            flush=True,
+        )
         if not outcome.ok:
-            print(outcome.output[-6000:])
+            print("\n".join(outcome.problems) or outcome.output[-6000:])
     good = sum(o.ok for o in outcomes)
     checks = sum(o.passed for o in outcomes), sum(o.total for o in outcomes)
-    print(f"{good}/{len(outcomes)} scenarios pass, {checks[0]}/{checks[1]} checks")
+    judged = sum(len(o.judged) for o in outcomes)
+    print(f"{good}/{len(outcomes)} scenarios pass: {judged} distinct checks judged, {checks[0]}/{checks[1]} records")
     return 0 if good == len(outcomes) else 1
 
 

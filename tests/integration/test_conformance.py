@@ -15,7 +15,6 @@ def test_every_auth_scenario_of_the_conformance_suite_passes_with_the_dashboard_
     for scenario in AUTH_SCENARIOS:
         outcome = run_scenario(cli, scenario)
         if not outcome.ok:
-            failed.append(
-                f"{scenario}: {outcome.passed}/{outcome.total}, {outcome.warnings} warning(s)\n{outcome.output[-3000:]}"
-            )
+            why = "\n".join(outcome.problems) or outcome.output[-3000:]
+            failed.append(f"{scenario}: {outcome.passed}/{outcome.total}, {outcome.warnings} warning(s)\n{why}")
     assert failed == [], "\n\n".join(failed)
