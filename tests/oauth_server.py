@@ -117,6 +117,8 @@ class AuthorizationServer:
         return RedirectResponse(f"{query['redirect_uri']}?{urlencode(back)}", status_code=302)
 
     async def token(self, request: Request) -> Response:
+        if self.token_answer == "slow":
+            await anyio.sleep_forever()  # the dashboard's own timeout ends the wait
         form = dict(await request.form())
         client = self.clients.get(str(form.get("client_id", "")))
         if client is None or form.get("client_secret") != client["client_secret"]:
@@ -143,8 +145,6 @@ class AuthorizationServer:
         self.stats[str(grant)] += 1
         if self.token_answer == "html":
             return HTMLResponse("<html><body>Sign-in service unavailable</body></html>")
-        if self.token_answer == "slow":
-            await anyio.sleep_forever()  # the dashboard's own timeout ends the wait
         access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         self.access.add(access)
         self.refresh.add(refresh)

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import anyio
 import httpx
 import pytest
 
 from tests.helpers import Dashboard, follow, wait_until
 from tests.postgres import TempPostgres
 from webapp.bundled import ChildServer
-from webapp.oauth import Sealer
+from webapp.oauth import Sealer, SignInError, tokens
 
 HTML = {"Accept": "text/html"}
 KEY = "a key for the test"
@@ -290,3 +291,32 @@ def test_the_client_id_metadata_document_is_public_at_an_https_public_url_and_ab
         assert httpx.get(f"{plain.url}/client-metadata.json").status_code == 404
     finally:
         plain.stop()
+
+
+def test_a_callback_without_the_session_cookie_reloads_itself_from_the_dashboard_once_and_makes_no_session(
+    dashboard: Dashboard,
+) -> None:
+    # A cross-site redirect brings no SameSite=Strict cookie: the page reloads the callback same-site, which does.
+    first = httpx.get(f"{dashboard.url}/oauth/callback", params={"code": "c", "state": "s"}, headers=HTML)
+    assert first.status_code == 200 and "set-cookie" not in first.headers
+    assert 'content="0;url=/oauth/callback?code=c&amp;state=s&amp;again=1"' in first.text
+    again = httpx.get(f"{dashboard.url}/oauth/callback", params={"code": "c", "state": "s", "again": "1"})
+    assert again.status_code == 400  # still no session: nothing to finish
+
+
+def test_a_token_endpoint_that_does_not_answer_in_time_fails_saying_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    remote = oauth_server("--token-answer", "slow")
+    base = remote.url.removesuffix("/mcp")
+    try:
+        client = httpx.post(f"{base}/register", json={"redirect_uris": ["http://127.0.0.1/cb"]}).json()
+        monkeypatch.setattr(tokens, "TOKEN_TIMEOUT", 1.0)  # the real 10 s, shortened for the test
+        with pytest.raises(SignInError, match="did not answer within 1 s"):
+            anyio.run(
+                tokens.request_token,
+                f"{base}/token",
+                client,
+                {"grant_type": "authorization_code", "code": "x", "redirect_uri": "http://127.0.0.1/cb"},
+                f"{base}/",
+            )
+    finally:
+        remote.kill()  # its token request never ends: a graceful stop would wait for it
