@@ -489,11 +489,12 @@ async def sign_in_callback(
     code: Annotated[str | None, Query()] = None,
     state: Annotated[str | None, Query()] = None,
     error: Annotated[str | None, Query()] = None,
+    iss: Annotated[str | None, Query()] = None,
 ) -> Response:
     """Where the authorization server sends the browser back: finish the sign-in, then to the server's page."""
     try:
         pending = services.desk.take(state, getattr(request.state, "session_id", None))
-        await services.desk.complete(pending, code, error)
+        await services.desk.complete(pending, code, error, iss)
     except SignInRefused as exc:
         raise HTTPException(exc.status_code, exc.message) from exc
     monitor = services.servers.get(pending.server)

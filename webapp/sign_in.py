@@ -15,6 +15,7 @@ import time
 from webapp.mcp_link import HttpTarget
 from webapp.monitor import ServerMonitor
 from webapp.oauth import PendingSignIn, SignInError, SignIns, begin, client_metadata, finish
+from webapp.oauth.flow import check_issuer
 from webapp.security import CALLBACK_PATH, METADATA_DOCUMENT_PATH
 from webapp.settings import Settings
 
@@ -105,13 +106,19 @@ class SignInDesk:
         del self._pending[pending.state]
         return pending
 
-    async def complete(self, pending: PendingSignIn, code: str | None, error: str | None) -> None:
+    async def complete(
+        self, pending: PendingSignIn, code: str | None, error: str | None, issuer: str | None = None
+    ) -> None:
         if error:
             raise SignInRefused(f"The authorization server did not sign you in to {pending.server}: {error}.", 400)
         if not code:
             raise SignInRefused(
                 f"The authorization server came back without a code: not signed in to {pending.server}.", 400
             )
+        try:
+            check_issuer(pending, issuer)
+        except SignInError as exc:
+            raise SignInRefused(f"Not signed in to {pending.server}: {exc}.", 400) from None
         try:
             record = await finish(pending, code, await self.sign_ins.get(pending.server))
         except SignInError as exc:

@@ -320,3 +320,15 @@ def test_a_token_endpoint_that_does_not_answer_in_time_fails_saying_so(monkeypat
             )
     finally:
         remote.kill()  # its token request never ends: a graceful stop would wait for it
+
+
+def test_a_callback_naming_another_issuer_is_refused_as_a_mix_up(dashboard: Dashboard) -> None:
+    with browser(dashboard) as client:
+        wait_until(lambda: state_of(client) == "needs_sign_in", what="the server to need a sign-in")
+        response = client.post("/api/servers/default/sign-in")
+        location = httpx.get(response.json()["authorize_url"]).headers["location"]
+        mixed_up = client.get(location + "&iss=https%3A%2F%2Fattacker.example")
+        assert (
+            mixed_up.status_code == 400 and "does not come from the authorization server" in mixed_up.json()["detail"]
+        )
+        assert tokens_kept(dashboard) == []

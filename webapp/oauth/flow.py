@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx2
+from mcp.client.auth import OAuthFlowError
 from mcp.client.auth.oauth2 import PKCEParameters
 from mcp.client.auth.utils import (
     build_oauth_authorization_server_metadata_discovery_urls,
@@ -26,6 +27,7 @@ from mcp.client.auth.utils import (
     get_client_metadata_scopes,
     issuers_match,
     union_scopes,
+    validate_authorization_response_iss,
 )
 from mcp.shared.auth import OAuthMetadata, ProtectedResourceMetadata
 from mcp.shared.auth_utils import check_resource_allowed, resource_url_from_server_url
@@ -277,6 +279,14 @@ async def begin(
         time.time(),
     )
     return pending, authorization_url(pending, pkce.code_challenge)
+
+
+def check_issuer(pending: PendingSignIn, issuer: str | None) -> None:
+    """The callback's `iss` (RFC 9207) must be the authorization server's own: against mix-up attacks."""
+    try:
+        validate_authorization_response_iss(issuer, pending.authority.metadata)
+    except OAuthFlowError as exc:
+        raise SignInError(f"the callback does not come from the authorization server it was sent to: {exc}") from None
 
 
 async def finish(pending: PendingSignIn, code: str, record: SignInRecord | None) -> SignInRecord:
