@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -39,7 +39,6 @@ class SignInRecord:
     challenge: Challenge | None = None
     step_ups: int = 0  # sign-ins asked for more scope since the last one that was enough
     signed_in_at: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def signed_in(self) -> bool:
@@ -51,8 +50,7 @@ class SignInRecord:
         )
 
     def to_json(self) -> dict[str, Any]:
-        record = dataclasses.asdict(self)
-        return record
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SignInRecord:
