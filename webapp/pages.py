@@ -482,7 +482,10 @@ async def sign_out_from_page(name: str, services: ServicesDep) -> Response:
     return RedirectResponse(f"/servers/{quote(name)}", status_code=303)
 
 
-@router.get(CALLBACK_PATH)
+# Not in /openapi.json: these face the authorization server and the browser it sends back, not scripts. Both answer
+# without the dashboard's token by design (webapp.security.Gate): the document is public, and a callback that comes
+# without the session cookie first reloads itself to bring it.
+@router.get(CALLBACK_PATH, include_in_schema=False)
 async def sign_in_callback(
     request: Request,
     services: ServicesDep,
@@ -503,7 +506,7 @@ async def sign_in_callback(
     return RedirectResponse(f"/servers/{quote(pending.server)}", status_code=303)
 
 
-@router.get(METADATA_DOCUMENT_PATH)
+@router.get(METADATA_DOCUMENT_PATH, include_in_schema=False)
 async def client_metadata_document(services: ServicesDep) -> Response:
     """The dashboard's client ID metadata document, for authorization servers that take one (at an HTTPS
     --public-url only)."""
