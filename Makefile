@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench chromium postgresql openssl node clean screenshot
+.PHONY: help run test lint bench chromium postgresql openssl node clean screenshot conformance
 
 help: ## List the tasks
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ lint: $(STAMP) ## ruff and mypy --strict
 
 test: $(STAMP) chromium postgresql openssl node lint ## Lint, then the whole test suite (unit, integration, browser)
 	$(VENV)/bin/pytest $(ARGS)
+
+conformance: $(STAMP) node ## The official MCP conformance suite's auth scenarios, the dashboard as the client (npm, cached)
+	$(PY) -m tests.conformance
 
 bench: $(STAMP) chromium postgresql ## Speed of the relay on both backends, written to docs/benchmarks.md (not a test)
 	$(PY) -m tests.bench $(ARGS)

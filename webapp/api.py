@@ -14,6 +14,7 @@ from webapp.export import MEDIA_TYPES, ExportFormat, export_lines, file_name
 from webapp.monitor import ServerMonitor, ServerStatus
 from webapp.questions import InvalidAnswer, Waiting, answer, waiting_questions
 from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services, server_tasks
+from webapp.sign_in import SignInRefused
 from webapp.store import BadPattern, EventFilter, pattern
 
 router = APIRouter(prefix="/api")
@@ -260,6 +261,32 @@ async def refresh_server(name: str, services: ServicesDep) -> dict[str, Any]:
     """Check the server now: for a stdio server, that starts its process. A check under way is joined, and one made
     in the last seconds is answered as it is, so many asking at once start one check."""
     return server_json(services, await find_server(services, name).refresh_on_request())
+
+
+@router.post("/servers/{name}/sign-in")
+async def sign_in(name: str, request: Request, services: ServicesDep) -> dict[str, Any]:
+    """Start signing in to a server that needs it: `{"authorize_url"}`, where the person signs in; the authorization
+    server then sends the browser back to /oauth/callback. Bound to the caller's browser session (its cookie)."""
+    monitor = find_server(services, name)
+    try:
+        url = await services.desk.start(monitor, session_of(request), str(request.base_url))
+    except SignInRefused as exc:
+        raise HTTPException(exc.status_code, exc.message) from exc
+    return {"authorize_url": url}
+
+
+@router.post("/servers/{name}/sign-out")
+async def sign_out(name: str, services: ServicesDep) -> dict[str, Any]:
+    """Forget the server's tokens (every process's: they live in the store); then check the server again."""
+    monitor = find_server(services, name)
+    forgotten = await services.desk.sign_out(name)
+    return {"signed_out": forgotten, **server_json(services, await monitor.refresh())}
+
+
+def session_of(request: Request) -> str | None:
+    """The browser session the request belongs to (see webapp.security.Gate), if any."""
+    session_id: str | None = getattr(request.state, "session_id", None)
+    return session_id
 
 
 @router.get("/servers/{name}/tasks")

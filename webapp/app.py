@@ -29,6 +29,7 @@ from webapp.security import CrossSiteGuard, Gate, SecurityHeaders, allowed_hosts
 from webapp.services import Services
 from webapp.sessions import SessionKeeper
 from webapp.settings import Settings
+from webapp.sign_in import SignInDesk
 from webapp.store import Store, StoreUnavailable, is_shared
 from webapp.worker import Janitor, Worker, limits_of
 
@@ -83,8 +84,11 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = True) ->
                 listeners,
                 SessionKeeper(await store.secret("sessions"), settings.token, settings.session_hours * 3600),
                 Attempts(FAILED_LOGINS_PER_MINUTE),
+                SignInDesk(runtime.sign_ins, settings),
             )
             background.start_soon(keep_within_retention, store, settings)
+            if runtime.sign_ins.sealer.in_the_clear:
+                log.warning("server sign-ins are kept in the store in the clear: give --secret-key to seal them")
             worker = (
                 Worker(
                     store,

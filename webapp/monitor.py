@@ -11,9 +11,18 @@ from typing import Any, Literal
 import anyio
 
 from webapp.events import iso_time
-from webapp.mcp_link import LinkError, ServerDescription, Target, ToolSpec, TransportName, describe_server
+from webapp.mcp_link import (
+    LinkError,
+    ServerDescription,
+    SignInNeeded,
+    Target,
+    ToolSpec,
+    TransportName,
+    describe_server,
+)
 
-ConnectionState = Literal["connecting", "connected", "unreachable"]
+# needs_sign_in: the server answered, and refused the dashboard's token (or its lack of one): see webapp.sign_in.
+ConnectionState = Literal["connecting", "connected", "unreachable", "needs_sign_in"]
 # A stdio server is started for every probe: look at it once a minute, not every few seconds.
 PER_JOB_PROBE_EVERY = 60.0
 # A refresh people ask for (POST .../refresh) probes at most this often per server; a stdio server starts a process
@@ -93,7 +102,8 @@ class ServerMonitor:
     async def run(self) -> None:
         while True:
             await self.refresh()
-            delay = self._interval if self.status.state == "connected" else self._retry_interval
+            # A server waiting for a person's sign-in is not retried fast: only the sign-in (or time) changes it.
+            delay = self._retry_interval if self.status.state in ("connecting", "unreachable") else self._interval
             with anyio.move_on_after(delay):
                 await self._wake.wait()
             self._wake = anyio.Event()
@@ -107,7 +117,8 @@ class ServerMonitor:
         try:
             description = await self._describe(self.target)
         except LinkError as exc:
-            self.status = dataclasses.replace(self.status, state="unreachable", error=str(exc), checked_at=time.time())
+            state: ConnectionState = "needs_sign_in" if isinstance(exc, SignInNeeded) else "unreachable"
+            self.status = dataclasses.replace(self.status, state=state, error=str(exc), checked_at=time.time())
         else:
             self.status = dataclasses.replace(
                 self.status, state="connected", description=description, error=None, checked_at=time.time()

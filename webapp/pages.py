@@ -8,19 +8,21 @@ import math
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from webapp.api import FilterDep, filter_query, find_job
 from webapp.events import LEVELS, MAX_SEQ, Job, JobState, LogLevel
+from webapp.mcp_link import HttpTarget
 from webapp.questions import InvalidAnswer, answer
 from webapp.rendering import example_arguments
 from webapp.schema_form import ArgumentErrors, describe_form, read_arguments, submitted_values
 from webapp.services import MAX_LINGER, InvalidJob, Services, client_of, get_services, server_tasks, task_mode
+from webapp.sign_in import CALLBACK_PATH, METADATA_DOCUMENT_PATH, SignInRefused
 from webapp.store import EventFilter, StoreUnavailable, counts_of
 
 log = logging.getLogger(__name__)
@@ -443,8 +445,75 @@ async def server_page(request: Request, name: str, services: ServicesDep) -> Res
         "hidden": first,
         "max_lines": max_lines,
         "events_url": f"/api/servers/{name}/events/",
+        "signs_in": isinstance(monitor.target, HttpTarget),
+        "server_signed_in": await services.desk.is_signed_in(name) if isinstance(monitor.target, HttpTarget) else False,
+        "tokens_in_the_clear": services.desk.tokens_in_the_clear,
     }
     return services.templates.TemplateResponse(request, "server.html", context)
+
+
+@router.post("/servers/{name}/sign-in")
+async def sign_in_from_page(request: Request, name: str, services: ServicesDep) -> Response:
+    """The Sign in button: a page that sends the browser on to the authorization server. Not a redirect: the
+    page's CSP allows forms to go to this origin only, and browsers hold a form's redirects to that too."""
+    monitor = services.servers.get(name)
+    if monitor is None:
+        raise HTTPException(404, f"No server named {name!r}.")
+    try:
+        url = await services.desk.start(monitor, getattr(request.state, "session_id", None), str(request.base_url))
+    except SignInRefused as exc:
+        raise HTTPException(exc.status_code, exc.message) from exc
+    context = {
+        "server": services.monitor.status,
+        "shown": monitor.status,
+        "authorize_url": url,
+        "authorize_host": urlsplit(url).netloc,
+    }
+    return services.templates.TemplateResponse(request, "sign_in.html", context)
+
+
+@router.post("/servers/{name}/sign-out")
+async def sign_out_from_page(name: str, services: ServicesDep) -> Response:
+    monitor = services.servers.get(name)
+    if monitor is None:
+        raise HTTPException(404, f"No server named {name!r}.")
+    await services.desk.sign_out(name)
+    await monitor.refresh()
+    return RedirectResponse(f"/servers/{quote(name)}", status_code=303)
+
+
+# Not in /openapi.json: these face the authorization server and the browser it sends back, not scripts. Both answer
+# without the dashboard's token by design (webapp.security.Gate): the document is public, and a callback that comes
+# without the session cookie first reloads itself to bring it.
+@router.get(CALLBACK_PATH, include_in_schema=False)
+async def sign_in_callback(
+    request: Request,
+    services: ServicesDep,
+    code: Annotated[str | None, Query()] = None,
+    state: Annotated[str | None, Query()] = None,
+    error: Annotated[str | None, Query()] = None,
+    iss: Annotated[str | None, Query()] = None,
+) -> Response:
+    """Where the authorization server sends the browser back: finish the sign-in, then to the server's page."""
+    try:
+        pending = services.desk.take(state, getattr(request.state, "session_id", None))
+        await services.desk.complete(pending, code, error, iss)
+    except SignInRefused as exc:
+        raise HTTPException(exc.status_code, exc.message) from exc
+    monitor = services.servers.get(pending.server)
+    if monitor is not None:
+        await monitor.refresh()
+    return RedirectResponse(f"/servers/{quote(pending.server)}", status_code=303)
+
+
+@router.get(METADATA_DOCUMENT_PATH, include_in_schema=False)
+async def client_metadata_document(services: ServicesDep) -> Response:
+    """The dashboard's client ID metadata document, for authorization servers that take one (at an HTTPS
+    --public-url only)."""
+    document = services.desk.metadata_document()
+    if document is None:
+        raise HTTPException(404, "This dashboard has no HTTPS --public-url, so no client ID metadata document.")
+    return JSONResponse(document)
 
 
 @router.get("/fragments/servers/{name}/tasks")

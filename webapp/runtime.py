@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ import anyio
 from webapp.bundled import ChildServer
 from webapp.hub import Hub
 from webapp.mcp_link import HttpTarget, Target
+from webapp.oauth import Sealer, ServerCredentials, SignIns
 from webapp.servers import BUNDLED, SINGLE, load_config
 from webapp.settings import Settings
 from webapp.store import Store, open_store
@@ -26,6 +28,7 @@ class Runtime:
     targets: tuple[Target, ...]  # the servers, by the config's order: the first is the default
     hub: Hub
     store: Store
+    sign_ins: SignIns  # servers' sign-ins (issue 20), sealed in the store
 
 
 @contextlib.asynccontextmanager
@@ -49,10 +52,16 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         hub = Hub()
         store = await stack.enter_async_context(open_store(settings.db, hub))
         log.info("keeping jobs in %s", redact(settings.db))
+        sign_ins = SignIns(store, Sealer(settings.secret_key))
+        # Every URL server gets the store's sign-in for it: one that needs none never sees a token.
+        targets = tuple(
+            dataclasses.replace(t, credentials=ServerCredentials(t.name, sign_ins)) if isinstance(t, HttpTarget) else t
+            for t in targets
+        )
         # What the process built to start (the SDK, the models, the templates) lives as long as it: out of the
         # collector's sight, a full collection no longer walks it all (measured: a 55 ms pause mid-job before).
         gc.freeze()
-        yield Runtime(targets, hub, store)
+        yield Runtime(targets, hub, store, sign_ins)
 
 
 def redact(url: str) -> str:

@@ -25,6 +25,7 @@ see the README.
 from __future__ import annotations
 
 import hmac
+import html
 import ipaddress
 import logging
 import math
@@ -35,12 +36,15 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from webapp.guards import BODY_KEY, Attempts
 from webapp.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, Session, SessionKeeper
+
+CALLBACK_PATH = "/oauth/callback"  # where a server sign-in comes back (webapp.sign_in)
+METADATA_DOCUMENT_PATH = "/client-metadata.json"  # the dashboard's OAuth client ID metadata document
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
@@ -184,13 +188,19 @@ class Gate:
         self._templates = templates
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+        if scope["type"] != "http" or scope["path"].startswith("/static/") or scope["path"] == METADATA_DOCUMENT_PATH:
+            # The client ID metadata document is public: authorization servers fetch it.
             await self.app(scope, receive, send)
             return
         services = scope["state"]["services"]
         keeper: SessionKeeper = services.sessions
         request = Request(scope, receive)
         session = keeper.read(request.cookies.get(COOKIE))
+        if scope["path"] == CALLBACK_PATH and COOKIE not in request.cookies and "again" not in request.query_params:
+            # The authorization server's redirect is a cross-site navigation: the browser holds back the SameSite=
+            # Strict cookie. A page of this origin that reloads the callback brings it (same-site navigation).
+            await callback_again(request)(scope, receive, send)
+            return
         try:
             response = await self._answer(request, keeper, services.failed_logins, session)
         except Refusal as refusal:
@@ -324,6 +334,16 @@ NEEDS_TOKEN = (
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
+def callback_again(request: Request) -> Response:
+    again = f"{request.url.path}?{request.url.query}&again=1"
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="refresh" content="0;url={html.escape(again)}"><title>Signing in · MCP Live</title>'
+        f'</head><body><p><a href="{html.escape(again)}">Finish signing in</a></p></body></html>'
+    )
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
 def wants_page(request: Request) -> bool:
     """A person's browser opening a page (not htmx, a stream or a script)."""
     accept = request.headers.get("accept", "")
@@ -398,6 +418,9 @@ def safe_next(target: str) -> str:
 
 
 _TOKEN_IN_TEXT = re.compile(r"(token=)[^&\s\"']+")
+# A sign-in's callback (issue 20): its code and state are single-use, but secrets while they last.
+_CALLBACK = re.compile(r"/oauth/callback\?[^\s\"']*")
+_CALLBACK_SECRET = re.compile(r"(\b(?:code|state)=)[^&]+")
 
 
 class RedactTokens(logging.Filter):
@@ -405,6 +428,11 @@ class RedactTokens(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args and isinstance(record.args, tuple):
-            record.args = tuple(_TOKEN_IN_TEXT.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
-        record.msg = _TOKEN_IN_TEXT.sub(r"\1***", str(record.msg))
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        record.msg = redact(str(record.msg))
         return True
+
+
+def redact(text: str) -> str:
+    text = _TOKEN_IN_TEXT.sub(r"\1***", text)
+    return _CALLBACK.sub(lambda url: _CALLBACK_SECRET.sub(r"\1***", url.group(0)), text)

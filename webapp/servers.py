@@ -13,12 +13,13 @@ import logging
 import os
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from webapp.events import LEVELS
 from webapp.mcp_link import HttpTarget, HttpTransport, ProtocolMode, StdioTarget, Target
+from webapp.oauth import PreRegistered
 
 log = logging.getLogger(__name__)
 BUNDLED = "demo"  # the bundled server's name
@@ -32,7 +33,7 @@ TRANSPORTS: dict[str, HttpTransport] = {
     "http": "streamable-http",
     "sse": "sse",
 }
-KNOWN_KEYS = {"url", "transport", "type", "headers", "command", "args", "env", "cwd", "protocol", "log_level"}
+KNOWN_KEYS = {"url", "transport", "type", "headers", "command", "args", "env", "cwd", "protocol", "log_level", "oauth"}
 
 
 class ConfigError(ValueError):
@@ -110,6 +111,7 @@ def _target(name: str, entry: Any, protocol: ProtocolMode, environ: Mapping[str,
         if spelled is not None and transport is None:
             raise ConfigError(f"{where}: transport must be streamable-http or sse, not {spelled!r}")
         headers = expand_all(entry.get("headers"), "headers")
+        oauth = _pre_registered(entry.get("oauth"), expand, where)
         return HttpTarget(
             url,
             mode,
@@ -119,7 +121,10 @@ def _target(name: str, entry: Any, protocol: ProtocolMode, environ: Mapping[str,
             shown=raw_url,
             secrets=_longest_first(secrets),
             log_level=level,
+            oauth=oauth,
         )
+    if "oauth" in entry:
+        raise ConfigError(f"{where}: oauth is for URL servers (a stdio server takes its secrets from env)")
     command = expand(entry["command"], "command")
     raw_args = entry.get("args", [])
     if not isinstance(raw_args, list):
@@ -137,6 +142,28 @@ def _target(name: str, entry: Any, protocol: ProtocolMode, environ: Mapping[str,
         shown=shlex.join([entry["command"], *map(str, raw_args)]),
         secrets=_longest_first(secrets),
         log_level=level,
+    )
+
+
+def _pre_registered(value: Any, expand: Callable[[Any, str], str], where: str) -> PreRegistered | None:
+    """The config's "oauth": a client registered beforehand with the server's authorization server."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or "client_id" not in value:
+        raise ConfigError(f"{where}: oauth must be an object with a client_id (and a client_secret, scopes)")
+    unknown = sorted(set(value) - {"client_id", "client_secret", "scopes"})
+    if unknown:
+        raise ConfigError(f"{where}: oauth takes client_id, client_secret and scopes, not {', '.join(unknown)}")
+    secret = value.get("client_secret")
+    scopes = value.get("scopes", [])
+    if isinstance(scopes, str):
+        scopes = scopes.split()
+    if not isinstance(scopes, list) or not all(isinstance(scope, str) for scope in scopes):
+        raise ConfigError(f"{where}: oauth.scopes must be a list of strings")
+    return PreRegistered(
+        expand(value["client_id"], "oauth.client_id"),
+        None if secret is None else expand(secret, "oauth.client_secret"),
+        tuple(scopes),
     )
 
 

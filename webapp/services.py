@@ -23,6 +23,7 @@ from webapp.mcp_link import LinkError, ToolSpec, is_modern
 from webapp.monitor import ServerMonitor, Servers, ServerStatus
 from webapp.sessions import SessionKeeper
 from webapp.settings import Settings
+from webapp.sign_in import SignInDesk
 from webapp.store import Store
 from webapp.tasks import ListedTask, list_server_tasks
 
@@ -53,6 +54,7 @@ class Services:
     listeners: dict[str, ServerListener]  # by server name: who hears each server outside jobs
     sessions: SessionKeeper  # browsers' sessions and their CSRF tokens (see webapp.security.Gate)
     failed_logins: Attempts  # wrong tokens per client a minute
+    desk: SignInDesk  # sign-ins to servers that need one (issue 20)
 
     @property
     def monitor(self) -> ServerMonitor:
@@ -89,6 +91,12 @@ class Services:
         the call as an MCP task where the tool lets us choose (None: yes)."""
         monitor = self.server(server)
         status = monitor.status
+        if status.state == "needs_sign_in":
+            raise InvalidJob(
+                f"The MCP server {status.name} needs a sign-in before a job can start: {status.error}. Sign in on its "
+                f"page (/servers/{status.name}) or with POST /api/servers/{status.name}/sign-in.",
+                409,
+            )
         # A stdio server starts anew for each job: one that could not be described may still run this one (and
         # if not, the job says why, with the process's exit status and its stderr).
         if not status.tools and not monitor.target.per_job:

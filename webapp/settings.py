@@ -83,6 +83,17 @@ class Settings(BaseSettings):
     )
     ssl_certfile: Path | None = Field(None, description="TLS certificate (PEM): serve HTTPS.")
     ssl_keyfile: Path | None = Field(None, description="TLS private key (PEM) that goes with --ssl-certfile.")
+    public_url: str | None = Field(
+        None,
+        description="The address people reach the dashboard at, behind a proxy (e.g. https://mcp.example.com): "
+        "sign-ins return to its /oauth/callback, and when it is HTTPS it serves the dashboard's client ID "
+        "metadata document at /client-metadata.json. Unset: the address each request came to.",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Key that seals the tokens of server sign-ins in the store (the same in every web and worker "
+        "process). Unset: tokens are kept in the clear, and the dashboard says so.",
+    )
 
     # -- What a server may send, and what is kept (each limit is shown where it applies) ------------------
     max_event_bytes: int = Field(
@@ -130,7 +141,17 @@ class Settings(BaseSettings):
     )
     keep_jobs: int | None = Field(10_000, ge=1, description="Most ended jobs kept (the newest); unset: no limit.")
 
-    @field_validator("config", "token", "ssl_certfile", "ssl_keyfile", "keep_days", "keep_jobs", mode="before")
+    @field_validator(
+        "config",
+        "token",
+        "ssl_certfile",
+        "ssl_keyfile",
+        "keep_days",
+        "keep_jobs",
+        "public_url",
+        "secret_key",
+        mode="before",
+    )
     @classmethod
     def _empty_means_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -151,6 +172,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_an_origin(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("the public URL starts with https:// (or http://)")
+        return url.rstrip("/")
 
     @field_validator("mcp_url")
     @classmethod

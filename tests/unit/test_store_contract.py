@@ -478,6 +478,19 @@ async def test_a_secret_is_made_once_and_every_process_gets_the_same(db: str) ->
         assert await reopened.secret("sessions") == made
 
 
+async def test_a_sign_in_is_kept_per_server_replaced_seen_by_every_process_and_forgotten(db: str) -> None:
+    async with open_store(db, Hub()) as web, open_store(db, Hub()) as worker:
+        assert await web.sign_in("remote") is None
+        await web.keep_sign_in("remote", "sealed-1", 1.0)
+        await web.keep_sign_in("other", "sealed-other", 1.0)
+        await web.keep_sign_in("remote", "sealed-2", 2.0)
+        assert await worker.sign_in("remote") == "sealed-2"
+        assert await worker.forget_sign_in("remote") is True
+        assert await worker.forget_sign_in("remote") is False
+        assert await web.sign_in("remote") is None
+        assert await web.sign_in("other") == "sealed-other"
+
+
 async def task_job(store: Store, job_id: str, worker: WorkerInfo = WORKER) -> Job:
     """A job whose call runs as an MCP task, with a question waiting."""
     job = await running(store, job_id, worker)

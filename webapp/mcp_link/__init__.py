@@ -1,6 +1,7 @@
 """The dashboard's MCP client side: the only package that imports `mcp`.
 
-- `targets`: the servers (a URL, or a command run per connection) and how to reach them;
+- `targets`: the servers (a URL, or a command run per connection) and how to reach them; a URL server's
+  connections carry its sign-in's bearer token (`webapp.oauth`), and a refusal reads as `SignInNeeded`;
 - `tap`: every message of a job's connection seen first, in wire order, and handed to the job;
 - `link`: a job's connection (call a tool, speak to its task), the probe that describes a server;
 - `task_wire`: MCP Tasks on the wire, both revisions;
@@ -15,6 +16,7 @@ from webapp.mcp_link.link import (
     Link,
     LinkError,
     ServerDescription,
+    SignInNeeded,
     ToolOutcome,
     ToolSpec,
     ask_for_level,
@@ -52,6 +54,7 @@ __all__ = [
     "ProtocolMode",
     "Reply",
     "ServerDescription",
+    "SignInNeeded",
     "StdioTarget",
     "Target",
     "TaskProtocolError",

@@ -30,7 +30,7 @@ from webapp.events import LogLevel, clean_data, clean_text
 from webapp.mcp_link import task_wire
 from webapp.mcp_link.asking import Asker, Declines, elicitation_callback
 from webapp.mcp_link.tap import NotificationSink, Tap, tapped
-from webapp.mcp_link.targets import CLIENT_INFO, HttpSession, HttpTarget, Target, ignore, scrub
+from webapp.mcp_link.targets import CLIENT_INFO, HttpSession, HttpTarget, SignInWatch, Target, ignore, scrub
 from webapp.mcp_link.task_wire import TaskCreated, TaskProtocolError, TasksExtension, TaskSnapshot
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,19 @@ class LinkError(Exception):
     def __init__(self, message: str, code: int | None = None) -> None:
         super().__init__(message)
         self.code = code
+
+
+class SignInNeeded(LinkError):
+    """The server refused the dashboard's token, or its lack of one (401, or 403 insufficient_scope): a person must
+    sign in (again) before the dashboard can talk to it."""
+
+
+def failure(message: str, ended: Callable[[], str | None], code: int | None = None) -> LinkError:
+    """The error to raise for a failed connection: SignInNeeded when the server refused the token."""
+    why = ended()
+    if isinstance(ended, SignInWatch) and why is not None:
+        return SignInNeeded(f"{why} ({message})", code)
+    return LinkError(_and_why(message, why), code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +311,7 @@ class _Failures:
 
     def of_call(self, exc: LinkError) -> LinkError:
         """A request's failure, with what is known of how the server ended (a process's exit status)."""
-        self.call_error = LinkError(_and_why(str(exc), self.ended()), exc.code)
+        self.call_error = failure(str(exc), self.ended, exc.code)
         return self.call_error
 
 
@@ -315,7 +328,7 @@ async def _explained(target: Target, ended: Callable[[], str | None]) -> AsyncIt
             raise
         what = "lost the connection to" if failures.connected else "cannot reach"
         message = f"{what} the MCP server at {target.where}: {scrub(describe_error(exc), target.secrets)}"
-        raise LinkError(_and_why(message, ended())) from exc
+        raise failure(message, ended) from exc
 
 
 def _and_why(message: str, why: str | None) -> str:
@@ -370,7 +383,7 @@ async def describe_server(target: Target) -> ServerDescription:
                 )
     except Exception as exc:
         message = f"cannot reach the MCP server at {target.where}: {scrub(describe_error(exc), target.secrets)}"
-        raise LinkError(_and_why(message, ended())) from exc
+        raise failure(message, ended) from exc
 
 
 def describe_error(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ from mcp.types import Implementation
 
 from webapp import __version__
 from webapp.events import LogLevel
+from webapp.oauth import BearerAuth, PreRegistered, ServerCredentials
 from webapp.stdio import StdioProcess, stdio_transport
 
 CLIENT_INFO = Implementation(name="mcp-live", version=__version__)
@@ -62,6 +63,8 @@ class HttpTarget:
     shown: str | None = None  # the URL as written in the config (its ${VAR}s unexpanded)
     secrets: tuple[str, ...] = ()
     log_level: LogLevel = "debug"  # asked for on the session that listens outside jobs (see listener)
+    oauth: PreRegistered | None = None  # a client registered beforehand with the server's authorization server
+    credentials: ServerCredentials | None = None  # its sign-in (issue 20), set once the store is open
 
     per_job: ClassVar[bool] = False  # one server for every job (not started for each)
 
@@ -78,9 +81,11 @@ class HttpTarget:
 
     def connect(self, on_stderr: OnStderr, session: HttpSession | None = None) -> tuple[Transport, Ended]:
         headers = dict(self.headers)
+        auth = self.credentials.auth() if self.credentials is not None else None
+        ended = SignInWatch(auth)
         if self.transport_name == "sse":
-            return sse_client(self.url, headers=headers or None), _nothing_known
-        return _streamable_http(self.url, headers, session or HttpSession()), _nothing_known
+            return sse_client(self.url, headers=headers or None, auth=auth), ended
+        return _streamable_http(self.url, headers, session or HttpSession(), auth), ended
 
     def client(self, transport: Transport, **options: Any) -> Client:
         return Client(transport, mode=self.protocol, client_info=CLIENT_INFO, **options)
@@ -126,8 +131,19 @@ class StdioTarget:
 Target = HttpTarget | StdioTarget
 
 
-def _nothing_known() -> str | None:
-    return None
+class SignInWatch:
+    """What is known of why an HTTP connection failed: the server refused its token (or its lack of one)."""
+
+    def __init__(self, auth: BearerAuth | None) -> None:
+        self.auth = auth
+
+    def __call__(self) -> str | None:
+        refused = self.auth.refused if self.auth is not None else None
+        if refused is None:
+            return None
+        if refused.step_up:
+            return f"the server asks for more permission (scope {refused.scope or 'unsaid'}): sign in again"
+        return "the server needs a sign-in"
 
 
 def ignore(line: str) -> None:
@@ -135,7 +151,9 @@ def ignore(line: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _streamable_http(url: str, headers: dict[str, str], session: HttpSession) -> AsyncIterator[tuple[Any, Any]]:
+async def _streamable_http(
+    url: str, headers: dict[str, str], session: HttpSession, auth: BearerAuth | None
+) -> AsyncIterator[tuple[Any, Any]]:
     if session.id is not None:
         headers = {**headers, SESSION_HEADER: session.id}  # back to a session the server made before
 
@@ -144,7 +162,7 @@ async def _streamable_http(url: str, headers: dict[str, str], session: HttpSessi
         if given:
             session.id = given
 
-    async with create_mcp_http_client(headers=headers or None) as http:
+    async with create_mcp_http_client(headers=headers or None, auth=auth) as http:
         http.event_hooks["response"].append(note_session)
         async with streamable_http_client(
             url, http_client=http, max_sse_event_size=MAX_SERVER_EVENT_BYTES, terminate_on_close=not session.keep

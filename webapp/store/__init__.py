@@ -313,6 +313,17 @@ class Store(Protocol):
     async def secret(self, name: str) -> bytes:
         """A random 32-byte secret by this name, made on first use; every process that asks gets the same one."""
 
+    # -- Sign-ins to servers (sealed by webapp.oauth.sealing: the store never sees a token in the clear) ----
+
+    async def sign_in(self, server: str) -> str | None:
+        """The sealed sign-in kept for `server`, or None."""
+
+    async def keep_sign_in(self, server: str, sealed: str, at: float) -> None:
+        """Keep (or replace) the sealed sign-in of `server`."""
+
+    async def forget_sign_in(self, server: str) -> bool:
+        """Forget the sign-in of `server`; whether there was one."""
+
     async def request_cancel(self, job_id: str, at: float) -> Job | None:
         """Ask for the job to stop. A queued job is cancelled at once; a running one is flagged for its
         worker (`cancel:<id>`) and reads `cancelling` until the worker ends it. None: no such job."""

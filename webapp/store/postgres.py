@@ -462,6 +462,25 @@ class PostgresStore:
         assert row is not None
         return bytes(row[0])
 
+    async def sign_in(self, server: str) -> str | None:
+        async with self._connection() as conn:
+            cursor = await conn.execute("SELECT sealed FROM sign_ins WHERE server=%s", (server,))
+            row = await cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    async def keep_sign_in(self, server: str, sealed: str, at: float) -> None:
+        async with self._connection() as conn:
+            await conn.execute(
+                "INSERT INTO sign_ins (server, sealed, updated_at) VALUES (%s, %s, %s) "
+                "ON CONFLICT (server) DO UPDATE SET sealed=excluded.sealed, updated_at=excluded.updated_at",
+                (server, sealed, at),
+            )
+
+    async def forget_sign_in(self, server: str) -> bool:
+        async with self._connection() as conn:
+            cursor = await conn.execute("DELETE FROM sign_ins WHERE server=%s", (server,))
+            return cursor.rowcount > 0
+
     async def request_cancel(self, job_id: str, at: float) -> Job | None:
         async with self._connection() as conn, conn.transaction():
             await conn.execute(

@@ -357,6 +357,23 @@ class SQLiteStore:
         row = await self._read(lambda db: db.execute("SELECT value FROM secrets WHERE name=?", (name,)).fetchone())
         return bytes(row[0])
 
+    async def sign_in(self, server: str) -> str | None:
+        row = await self._read(
+            lambda db: db.execute("SELECT sealed FROM sign_ins WHERE server=?", (server,)).fetchone()
+        )
+        return None if row is None else str(row[0])
+
+    async def keep_sign_in(self, server: str, sealed: str, at: float) -> None:
+        upsert = (
+            "INSERT INTO sign_ins (server, sealed, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (server) DO UPDATE SET sealed=excluded.sealed, updated_at=excluded.updated_at"
+        )
+        await self._write(lambda db: db.execute(upsert, (server, sealed, at)))
+
+    async def forget_sign_in(self, server: str) -> bool:
+        deleted = await self._write(lambda db: db.execute("DELETE FROM sign_ins WHERE server=?", (server,)).rowcount)
+        return bool(deleted)
+
     async def request_cancel(self, job_id: str, at: float) -> Job | None:
         def cancel(db: sqlite3.Connection) -> Any:
             db.execute(
