@@ -47,7 +47,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         for target in targets:
             log.info("MCP server %s: %s (%s)", target.name, target.where, target.transport_name)
         hub = Hub()
-        store = await stack.enter_async_context(open_store(settings.db, hub))
+        store = await stack.enter_async_context(open_store(settings.db, hub, pool_size=settings.db_pool_size))
         log.info("keeping jobs in %s", redact(settings.db))
         # What the process built to start (the SDK, the models, the templates) lives as long as it: out of the
         # collector's sight, a full collection no longer walks it all (measured: a 55 ms pause mid-job before).
