@@ -211,16 +211,23 @@ class Janitor:
     their renewals need a moment to come through. A janitor that has just come back cannot tell a dead worker from
     one that is reconnecting; one that has been connected longer than a lease and a renewal can."""
 
-    def __init__(self, store: Store, every: float = RENEW_EVERY, trusted_after: float = TRUSTED_AFTER) -> None:
+    def __init__(
+        self,
+        store: Store,
+        every: float = RENEW_EVERY,
+        trusted_after: float = TRUSTED_AFTER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._every = every
         self._trusted_after = trusted_after
+        self._clock = clock
         self._connected_since: float | None = None
         self._said_waiting = False
 
     @property
     def trusted(self) -> bool:
-        return self._connected_since is not None and time.monotonic() - self._connected_since > self._trusted_after
+        return self._connected_since is not None and self._clock() - self._connected_since > self._trusted_after
 
     async def run(self) -> None:
         while True:
@@ -234,7 +241,7 @@ class Janitor:
             self._lost_the_store(exc)
             return
         if self._connected_since is None:
-            self._connected_since = time.monotonic()
+            self._connected_since = self._clock()
         if not self.trusted:
             return
         try:
