@@ -14,7 +14,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import Dashboard, all_events, follow, read_until, start_job, wait_until
+from tests.helpers import Dashboard, all_events, follow, read_until, server_stats, start_job, wait_until
 from tests.postgres import TempPostgres
 from webapp.bundled import ChildServer, free_port
 from webapp.store import latest_schema
@@ -198,3 +198,36 @@ def test_a_schema_newer_than_the_code_is_refused_at_start_with_a_clear_message(t
     assert started.returncode != 0
     assert "newer than this version of MCP Live knows" in started.stderr and "Traceback" not in started.stderr
     assert run_webapp("migrate", "--check", "--db", str(db)).returncode == 2
+
+
+def test_a_draining_worker_hands_its_task_job_over_at_once_and_another_worker_finishes_it(
+    cluster_db: str, own_server: ChildServer
+) -> None:
+    web = Dashboard(cluster_db, mcp_url=own_server.url, role="web").start()
+    workers = [
+        Dashboard(cluster_db, mcp_url=own_server.url, role="worker", args=("--max-jobs", "1")).start() for _ in range(2)
+    ]
+    tasks_before = server_stats(own_server)["tasks_started"]
+    try:
+        with web.client() as client:
+            response = client.post("/api/jobs", json={"tool": "long_task", "arguments": {"steps": 80, "delay": 0.1}})
+            assert response.status_code == 201, response.text
+            job_id = response.json()["id"]
+            wait_until(
+                lambda: bool((client.get(f"/api/jobs/{job_id}").json()["task"] or {}).get("id")), what="the task"
+            )
+            first = client.get(f"/api/jobs/{job_id}").json()["worker"]
+            draining = next(w for w in workers if w.worker_id == first)
+            other = next(w for w in workers if w is not draining)
+            assert draining.process is not None
+            draining.process.send_signal(signal.SIGTERM)
+            draining.process.wait(timeout=30)  # it does not wait for the task, which goes on elsewhere
+            assert "handed over" in draining.output() and draining.process.returncode == 0
+            assert follow(client, job_id, timeout=90)[-1].data == "succeeded"
+            job = client.get(f"/api/jobs/{job_id}").json()
+            assert job["worker"] == other.worker_id
+            assert [e["seq"] for e in all_events(client, job_id)] == list(range(1, job["events"] + 1))
+        assert server_stats(own_server)["tasks_started"] == tasks_before + 1  # re-attached, never called twice
+    finally:
+        for process in [web, *workers]:
+            process.stop()
