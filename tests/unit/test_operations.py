@@ -8,9 +8,10 @@ import sys
 
 import pytest
 from prometheus_client import REGISTRY
+from starlette.testclient import TestClient
 
 from webapp import metrics
-from webapp.operations import JsonFormatter
+from webapp.operations import JsonFormatter, OpenOperations, not_found
 from webapp.store import StoreUnavailable
 from webapp.worker import LEASE_SECONDS, RENEW_EVERY, TRUSTED_AFTER, Janitor
 
@@ -89,3 +90,30 @@ def test_every_metric_of_the_dashboard_is_named_mcp_live() -> None:
     assert all(name.startswith("mcp_live_") for name in names)
     registered = {family.name for family in REGISTRY.collect()}
     assert names <= registered
+
+
+class DownStore:
+    async def ping(self) -> None:
+        raise StoreUnavailable("the database cannot be used right now: it is restarting")
+
+    async def count_jobs(self) -> dict[str, int]:
+        raise StoreUnavailable("the database cannot be used right now: it is restarting")
+
+
+def test_metrics_pass_to_the_app_behind_the_token_unless_open_and_never_wait_for_a_down_store() -> None:
+    down = DownStore()
+    opened = TestClient(OpenOperations(not_found, store_of=lambda scope: down, metrics_open=True))  # type: ignore[arg-type,return-value]
+    closed = TestClient(OpenOperations(not_found, store_of=lambda scope: down))  # type: ignore[arg-type,return-value]
+    response = opened.get("/metrics")
+    assert response.status_code == 200 and "mcp_live_events_recorded_total" in response.text
+    assert closed.get("/metrics").status_code == 404  # left to the app, whose route is behind the gate
+    for client in (opened, closed):
+        assert (client.get("/healthz").status_code, client.get("/healthz").text) == (200, "ok")
+        ready = client.get("/readyz")
+        assert (ready.status_code, ready.text) == (503, "not ready")
+        assert client.post("/healthz").status_code == 404  # only GET and HEAD are probes
+
+
+def test_readyz_is_503_while_the_process_has_no_store_yet() -> None:
+    client = TestClient(OpenOperations(not_found, store_of=lambda scope: None))
+    assert client.get("/readyz").status_code == 503
