@@ -122,7 +122,7 @@ class Worker:
         with anyio.move_on_after(within):
             while self._active and not stop_now.is_set():
                 for run in list(self._active.values()):
-                    if run.job.task is not None and not run.handing_over:
+                    if run.job.task is not None and not run.handing_over and run.stop_reason is None:
                         run.hand_over(self._shutdown_reason)
                 freed = self._slot_freed
                 with anyio.move_on_after(DRAIN_CHECK_EVERY):
