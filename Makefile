@@ -2,9 +2,10 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench chromium postgresql openssl node clean screenshot conformance
+.PHONY: help run test lint bench chromium postgresql openssl node clean screenshot conformance wheel compose
 
 help: ## List the tasks
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -13,10 +14,25 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
 
-run: $(STAMP) ## Start the dashboard (and the bundled MCP server) on http://127.0.0.1:8000
+# What running needs, nothing more: the test tools come with `make test` (which installs both).
+$(RUN_STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+run: $(RUN_STAMP) ## Start the dashboard (and the bundled MCP server) on http://127.0.0.1:8000
 	$(PY) -m webapp $(ARGS)
+
+wheel: $(RUN_STAMP) ## Build the wheel into dist/ (install it anywhere with pip, pipx or uv tool; it gives `mcp-live`)
+	$(PY) -m pip wheel --no-deps --quiet -w dist .
+	@ls dist/mcp_live-*.whl
+
+compose: ## Bring up the deployment example (PostgreSQL, 2 web, 2 workers, the demo server, Caddy) on :8080
+	@if command -v docker >/dev/null; then docker compose up --build --wait && docker compose ps; \
+	elif command -v podman >/dev/null; then podman compose up --build -d && podman compose ps; \
+	else echo "make compose needs docker (with compose) or podman. See docs/deploying.md" >&2; exit 1; fi
 
 chromium: ## Make sure Debian's chromium is installed (for the browser tests)
 	@if [ -x /usr/bin/chromium ]; then :; \
@@ -53,7 +69,7 @@ bench: $(STAMP) chromium postgresql ## Speed of the relay on both backends, writ
 	$(PY) -m tests.bench $(ARGS)
 
 clean: ## Remove the virtualenv and local data
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data dist build .pytest_cache .mypy_cache .ruff_cache
 
 screenshot: $(STAMP) chromium ## Regenerate the README's pictures: docs/screenshot.png, -dark and -phone
 	$(PY) -m docs.screenshot

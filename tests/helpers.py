@@ -35,8 +35,14 @@ class Dashboard:
         port: int | None = None,
         role: str | None = None,
         env: dict[str, str] | None = None,
+        command: list[str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
+        """`command`: how to start it (default: this Python's `-m webapp`; an installed `mcp-live` takes the same
+        arguments); `cwd`: where, when not here. With `cwd`, `env` is the whole environment."""
         self.db = db
+        self.command = command or [sys.executable, "-m", "webapp"]
+        self.cwd = cwd
         self.env = env or {}
         self.mcp_url = mcp_url
         self.args = args
@@ -47,12 +53,14 @@ class Dashboard:
         self._output = tempfile.TemporaryFile()
 
     def start(self) -> Dashboard:
-        command = [sys.executable, "-m", "webapp", *([self.role] if self.role else [])]
+        command = [*self.command, *([self.role] if self.role else [])]
         command += ["--port", str(self.port), "--db", str(self.db), *self.args]
         if self.mcp_url is not None:
             command += ["--mcp-url", self.mcp_url]
         env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_LIVE_")} | self.env
-        self.process = subprocess.Popen(command, stdout=self._output, stderr=subprocess.STDOUT, env=env)
+        if self.cwd is not None:
+            env = self.env
+        self.process = subprocess.Popen(command, stdout=self._output, stderr=subprocess.STDOUT, env=env, cwd=self.cwd)
         try:
             if self.role == "worker":
                 self._wait_for_worker()

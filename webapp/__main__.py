@@ -1,9 +1,11 @@
-"""`python -m webapp [web|worker]`: the dashboard's process roles.
+"""`python -m webapp [web|worker|migrate]` (or `mcp-live ...`, the same): the dashboard's process roles.
 
 - `python -m webapp`: everything in one process (pages, API, streams and jobs), the bundled MCP server
   unless --mcp-url is given; SQLite by default.
 - `python -m webapp web`: pages, API and streams only; jobs run in worker processes.
-- `python -m webapp worker`: runs jobs from the shared queue; serves no HTTP.
+- `python -m webapp worker`: runs jobs from the shared queue; serves no HTTP (but its probes on --health-port).
+- `python -m webapp migrate [--check]`: bring the store's schema up to this version (every process also does it
+  at start), or with --check only say whether it is, exiting 1 when migrations are pending.
 
 Web and worker processes share their jobs through PostgreSQL (`--db postgresql://...`).
 """
@@ -14,24 +16,28 @@ import argparse
 import logging
 import secrets
 import socket
+import sys
 from dataclasses import dataclass
 from typing import Literal
 
 import anyio
 from pydantic import ValidationError
 
-from webapp import serving, worker
+from webapp import operations, serving, worker
 from webapp.app import create_app
+from webapp.hub import Hub
 from webapp.runtime import redact
 from webapp.security import WILDCARD_HOSTS, RedactTokens, is_loopback
 from webapp.servers import ConfigError, load_config
 from webapp.settings import ENV_PREFIX, Settings
-from webapp.store import is_shared
+from webapp.store import SchemaTooNew, StoreUnavailable, is_shared, latest_schema, open_store, schema_version
 
-Role = Literal["all", "web", "worker"]
+Role = Literal["all", "web", "worker", "migrate"]
 ROLES: dict[str, str] = {
     "web": "Serve the pages, the JSON API and the live streams; run no job (workers do).",
     "worker": "Run jobs from the shared queue: the MCP connections, recording and writing; serve no HTTP.",
+    "migrate": "Bring the store's schema up to this version (each process also does it at start); --check only "
+    "says whether it is, exiting 1 when migrations are pending.",
 }
 
 
@@ -39,6 +45,7 @@ ROLES: dict[str, str] = {
 class Command:
     role: Role
     settings: Settings
+    check: bool = False  # migrate --check
 
 
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:
@@ -46,28 +53,35 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
     whether it comes before or after the sub-command."""
     for name, field in Settings.model_fields.items():
         default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        # A yes-or-no setting is on by its flag alone (`--metrics-open`), and takes a value too (`... false`).
+        switch: dict[str, object] = {"nargs": "?", "const": "true"} if isinstance(default, bool) else {}
         parser.add_argument(
             "--" + name.replace("_", "-"),
             dest=name,
             default=argparse.SUPPRESS,
             action="append" if isinstance(default, list) else "store",
             help=f"{field.description} Env: {ENV_PREFIX}{name.upper()}. Default: {default}.",
+            **switch,  # type: ignore[arg-type]
         )
 
 
 def parse_args(argv: list[str] | None = None) -> Command:
     """A flag wins over its MCP_LIVE_* environment variable, which wins over the default."""
     parser = argparse.ArgumentParser(
-        prog="python -m webapp",
+        prog="mcp-live" if sys.argv and sys.argv[0].endswith("mcp-live") else "python -m webapp",
         description="MCP Live: a dashboard for live MCP notifications. With no role, it runs everything in one "
         "process.",
     )
     add_setting_flags(parser)
-    roles = parser.add_subparsers(dest="role", metavar="{web,worker}", title="roles (optional)")
+    roles = parser.add_subparsers(dest="role", metavar="{web,worker,migrate}", title="roles (optional)")
     for name, text in ROLES.items():
-        add_setting_flags(roles.add_parser(name, help=text, description=text))
+        sub = roles.add_parser(name, help=text, description=text)
+        add_setting_flags(sub)
+        if name == "migrate":
+            sub.add_argument("--check", action="store_true", help="Change nothing: exit 1 if migrations are pending.")
     given = vars(parser.parse_args(argv))
     role: Role = given.pop("role", None) or "all"
+    check = bool(given.pop("check", False))
     try:
         settings = Settings(**given)
     except ValidationError as exc:
@@ -79,13 +93,21 @@ def parse_args(argv: list[str] | None = None) -> Command:
             load_config(settings.config, settings.protocol)
         except ConfigError as exc:
             parser.error(str(exc))
-    if role != "all" and not is_shared(settings.db):
+    if role in ("web", "worker") and not is_shared(settings.db):
         parser.error(
             f"`{role}` processes share their jobs with other processes through PostgreSQL: give --db "
             f"postgresql://... (not the SQLite file {settings.db!r}), or run `python -m webapp` with no role "
             "to have everything in one process."
         )
-    return Command(role, settings)
+    if role in ("web", "worker") and settings.mcp_url is None and settings.config is None:
+        # Each would start a demo server of its own, unasked: jobs started on one web process would run on
+        # whichever demo server the worker that took them started (issue 17).
+        parser.error(
+            f"a `{role}` process needs the MCP servers it works with: give --mcp-url URL or --config FILE (the "
+            "same to every web and worker process). Only the all-in-one process (no role) starts the bundled "
+            "demo server by itself."
+        )
+    return Command(role, settings, check)
 
 
 def explain(error: ValidationError) -> str:
@@ -101,9 +123,16 @@ def explain(error: ValidationError) -> str:
 def main(argv: list[str] | None = None) -> None:
     command = parse_args(argv)
     settings = command.settings
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per MCP request is noise here
+    operations.configure_logging(settings.log_level, settings.log_format)
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())  # request lines carry ?token= once
+    if command.role == "migrate":
+        sys.exit(migrate(settings.db, check=command.check))
+    try:
+        refuse_a_newer_schema(settings.db)
+    except StoreUnavailable:
+        pass  # the store is down: the process waits for it as it starts, and says so
+    except SchemaTooNew as exc:
+        sys.exit(f"MCP Live cannot start: {exc}")
     if command.role == "worker":
         anyio.run(worker.serve, settings)
         return
@@ -111,6 +140,43 @@ def main(argv: list[str] | None = None) -> None:
     for line in welcome(settings, command.role, made_up):
         print(line, flush=True)
     serving.serve(create_app(settings, with_worker=command.role == "all"), settings)
+
+
+def refuse_a_newer_schema(db: str) -> None:
+    """Raise SchemaTooNew before anything starts, when a newer version has migrated the store."""
+    found, known = schema_version(db), latest_schema(db)
+    if found > known:
+        raise SchemaTooNew(found, known)
+
+
+def migrate(db: str, *, check: bool) -> int:
+    """`migrate`: the exit status. With `check`: 0 when the schema is current, 1 when migrations are pending."""
+    try:
+        found, known = schema_version(db), latest_schema(db)
+        if found > known:
+            raise SchemaTooNew(found, known)
+        if check:
+            if found < known:
+                print(
+                    f"{known - found} migration(s) pending: the schema is at version {found}, this code's is {known}."
+                )
+                return 1
+            print(f"The schema is current (version {found}).")
+            return 0
+        if found < known:
+            anyio.run(_open_and_close, db)
+            print(f"Migrated the schema from version {found} to {known}.")
+        else:
+            print(f"The schema is current (version {found}): nothing to do.")
+        return 0
+    except (SchemaTooNew, StoreUnavailable) as exc:
+        print(f"MCP Live cannot migrate {redact(db)}: {exc}", file=sys.stderr)
+        return 2
+
+
+async def _open_and_close(db: str) -> None:
+    async with open_store(db, Hub()):  # opening a store migrates it, under the store's own lock
+        pass
 
 
 def with_token_when_needed(settings: Settings) -> tuple[Settings, bool]:

@@ -16,8 +16,10 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.responses import Response
+from starlette.types import Scope
 
-from webapp import api, jobs_stream, pages, stream
+from webapp import api, jobs_stream, operations, pages, stream
 from webapp.events import json_safe
 from webapp.feeds import Feeds
 from webapp.guards import Attempts, BodyLimit, StreamCap
@@ -120,6 +122,12 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = True) ->
     app.add_exception_handler(RequestValidationError, explain_invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, pages.explain_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(StoreUnavailable, pages.explain_store_unavailable)  # type: ignore[arg-type]
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Behind the token (the gate), unless --metrics-open has OpenOperations answer it first."""
+        return await operations.answer(request.scope, store_of, servers_of)
+
     # Outermost last: the headers go on every response, the Host check comes before anything else reads it, the
     # body is read (and bounded) before the gate looks for a CSRF token in it.
     hosts = allowed_hosts(settings.host, settings.allowed_host)
@@ -128,8 +136,22 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = True) ->
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CrossSiteGuard)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
+    # Probes come by address (a load balancer, a kubelet), before the lifespan is done and without the token.
+    app.add_middleware(
+        operations.OpenOperations, store_of=store_of, servers_of=servers_of, metrics_open=settings.metrics_open
+    )
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def store_of(scope: Scope) -> Store | None:
+    services: Services | None = scope.get("state", {}).get("services")
+    return None if services is None else services.store
+
+
+def servers_of(scope: Scope) -> list[str] | None:
+    services: Services | None = scope.get("state", {}).get("services")
+    return None if services is None else [status.state for status in services.servers.statuses]
 
 
 RETENTION_EVERY = 600.0  # seconds between rounds of deleting ended jobs past --keep-days / --keep-jobs

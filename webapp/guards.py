@@ -14,6 +14,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from webapp import metrics
 from webapp.rendering import size
 
 BODY_KEY = "mcp_live.body"  # where BodyLimit leaves the body it read, for the gate's CSRF check
@@ -123,9 +124,11 @@ class StreamCap:
             await JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": "5"})(scope, receive, send)
             return
         self._open[client] = self._open.get(client, 0) + 1
+        metrics.SSE_STREAMS.inc()
         try:
             await self.app(scope, receive, send)
         finally:
+            metrics.SSE_STREAMS.dec()
             self._open[client] -= 1
             if not self._open[client]:
                 del self._open[client]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from webapp import metrics
 from webapp.events import Job, JobState
 from webapp.hub import Hub, Pacer, cancel_topic
 from webapp.mcp_link import (
@@ -354,6 +355,7 @@ class JobRun:
                     self._lose()
                     return 0
                 except Exception as exc:
+                    metrics.STORE_RETRIES.inc()
                     now = time.monotonic()
                     if self._store_failing_since is None:
                         self._store_failing_since = now

@@ -532,8 +532,10 @@ ERROR_TITLES = {404: "Not found", 405: "Method not allowed", 503: "Unavailable f
 async def explain_http_error(request: Request, exc: StarletteHTTPException) -> Response:
     """A page with a way back for a person who followed a link; the usual JSON for scripts, htmx and streams."""
     accept = request.headers.get("accept", "")
+    # A form sent from the page that meets an outage gets a page too, not JSON.
+    methods = ("GET", "HEAD", "POST") if exc.status_code == 503 else ("GET", "HEAD")
     wants_page = (
-        request.method in ("GET", "HEAD")
+        request.method in methods
         and "text/html" in accept
         and "text/event-stream" not in accept
         and "hx-request" not in request.headers

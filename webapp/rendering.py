@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,18 @@ from webapp.mcp_link import ToolSpec
 from webapp.schema_form import describe_form
 from webapp.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = ROOT / "templates"
-STATIC_DIR = ROOT / "static"
+
+def package_dir(name: str) -> Path:
+    """A folder shipped inside the package (a wheel holds them; in the checkout they are links to the top-level
+    `templates/` and `static/`), found through importlib.resources wherever the package is installed."""
+    found = importlib.resources.files("webapp") / name
+    if not isinstance(found, Path) or not found.is_dir():
+        raise RuntimeError(f"MCP Live's {name}/ is missing from its installation ({found}): reinstall it")
+    return found
+
+
+TEMPLATES_DIR = package_dir("templates")
+STATIC_DIR = package_dir("static")
 
 
 def build_templates(settings: Settings | None = None) -> Jinja2Templates:

@@ -50,7 +50,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         for target in targets:
             log.info("MCP server %s: %s (%s)", target.name, target.where, target.transport_name)
         hub = Hub()
-        store = await stack.enter_async_context(open_store(settings.db, hub))
+        store = await stack.enter_async_context(open_store(settings.db, hub, pool_size=settings.db_pool_size))
         log.info("keeping jobs in %s", redact(settings.db))
         sign_ins = SignIns(store, Sealer(settings.secret_key))
         # Every URL server gets the store's sign-in for it: one that needs none never sees a token.

@@ -97,7 +97,8 @@ def serve(app: Any, settings: Settings) -> None:
         app,
         host=settings.host,
         port=settings.port,
-        log_level="info",
+        log_level=settings.log_level,
+        log_config=None,  # the root logger's handler (webapp.operations.configure_logging): one format for all
         timeout_graceful_shutdown=5,
         ssl_certfile=settings.ssl_certfile,
         ssl_keyfile=settings.ssl_keyfile,

@@ -141,6 +141,38 @@ class Settings(BaseSettings):
     )
     keep_jobs: int | None = Field(10_000, ge=1, description="Most ended jobs kept (the newest); unset: no limit.")
 
+    # -- Operations -----------------------------------------------------------------------------------------
+    db_pool_size: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="Most connections to PostgreSQL one process opens for its work; it has 1 to 2 more of its own "
+        "for notifications (and one per MCP server it listens to outside jobs).",
+    )
+    drain_timeout: float = Field(
+        60.0,
+        ge=0,
+        description="Seconds a worker that got SIGTERM lets its running jobs finish (taking no new one) before it "
+        "interrupts them; a second SIGTERM interrupts them at once. Jobs running as MCP tasks are handed over at "
+        "once.",
+    )
+    health_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="A worker serves /healthz, /readyz and /metrics on this port (on --host), with no token. "
+        "Unset: none. Web processes serve them on their own port.",
+    )
+    metrics_open: bool = Field(
+        False, description="Serve /metrics without the token (for a scraper on a private network)."
+    )
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info", description="Least severe log messages written (to stderr)."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as text, or as one JSON object a line (time, level, logger, message)."
+    )
+
     @field_validator(
         "config",
         "token",
@@ -150,6 +182,7 @@ class Settings(BaseSettings):
         "keep_jobs",
         "public_url",
         "secret_key",
+        "health_port",
         mode="before",
     )
     @classmethod

@@ -4,6 +4,9 @@ The worker holds a lease in the store and renews it; if it dies, any other proce
 once the lease lapses, or hands those whose call runs as an MCP task to another worker (see `Janitor`). When it
 stops, it takes no more jobs, interrupts its running jobs through their own stop (their last events written) and
 hands its task jobs over: another worker (or this dashboard, started again) re-attaches to their tasks.
+
+A worker process drains first (`serve`): on SIGTERM it stops taking jobs, hands its task jobs over at once and
+lets the others finish, up to --drain-timeout; then, or on a second signal, it stops as above.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from types import TracebackType
 import anyio
 from anyio.abc import TaskGroup
 
+from webapp import metrics, operations
 from webapp.events import Job, JobState
 from webapp.hub import QUEUE, Hub, wait_any
 from webapp.job_run import JobRun, RunSettings
@@ -28,13 +32,18 @@ from webapp.mcp_link import Target, describe_error
 from webapp.recorder import Limits
 from webapp.runtime import open_runtime
 from webapp.settings import Settings
-from webapp.store import Store, WorkerInfo
+from webapp.store import Store, StoreUnavailable, WorkerInfo
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 10.0  # a worker silent for this long is taken for dead
 RENEW_EVERY = 2.0
 POLL_EVERY = 5.0  # look at the queue even without news: a safety net for news lost with a connection
+# A janitor must have written to the store without a break for this long before it takes anyone for dead: long
+# enough to have seen every live worker renew its lease since its own outage ended (issue 17: after a database
+# restart, the first janitor back interrupted the jobs of live workers whose renewals had not come through yet).
+TRUSTED_AFTER = LEASE_SECONDS + RENEW_EVERY
+DRAIN_CHECK_EVERY = 1.0  # seconds between looks for a job that has become a task (handed over at once)
 
 
 def describe_this_worker() -> WorkerInfo:
@@ -73,6 +82,7 @@ class Worker:
         self._slot_freed = anyio.Event()
         self._tg: TaskGroup | None = None
         self._taking = anyio.CancelScope()  # the queue and lease loops, stopped first at shutdown
+        self._claiming = anyio.CancelScope()  # the queue alone: stopped when draining, the lease kept
 
     async def __aenter__(self) -> Worker:
         await self._store.renew_lease(self.info, LEASE_SECONDS)
@@ -102,6 +112,24 @@ class Worker:
     def running(self) -> int:
         return len(self._active)
 
+    async def drain(self, within: float, stop_now: anyio.Event) -> None:
+        """Take no more jobs and let the running ones end, for `within` seconds at most or until `stop_now` is set.
+        A job whose call runs as a task is handed over at once: another worker re-attaches to its task. Whatever
+        still runs after that is stopped on leaving the `async with`, as at any stop."""
+        self._claiming.cancel()
+        if self._active:
+            log.info("worker %s draining: %d job(s) to finish, %g s at most", self.info.id, len(self._active), within)
+        with anyio.move_on_after(within):
+            while self._active and not stop_now.is_set():
+                for run in list(self._active.values()):
+                    if run.job.task is not None and not run.handing_over and run.stop_reason is None:
+                        run.hand_over(self._shutdown_reason)
+                freed = self._slot_freed
+                with anyio.move_on_after(DRAIN_CHECK_EVERY):
+                    await wait_any(freed, stop_now)
+        if self._active:
+            log.warning("worker %s stops %d job(s) that did not finish in time", self.info.id, len(self._active))
+
     # -- The queue and the lease ---------------------------------------------------------------------
 
     async def _serve_queue(self) -> None:
@@ -111,11 +139,18 @@ class Worker:
                 loops.start_soon(self._take_jobs, name="take jobs")
 
     async def _take_jobs(self) -> None:
+        with self._claiming:
+            await self._claim_jobs()
+
+    async def _claim_jobs(self) -> None:
         while True:
             news, freed = self._hub.watch(QUEUE), self._slot_freed
             while len(self._active) < self._max_jobs:
                 try:
                     job = await self._store.claim_job(self.info.id)
+                except StoreUnavailable as exc:  # expected while the database restarts: one line
+                    log.warning("could not take a job from the queue: %s", exc)
+                    break
                 except Exception:
                     log.exception("could not take a job from the queue")
                     break
@@ -131,7 +166,10 @@ class Worker:
             try:
                 await self._store.renew_lease(self.info, LEASE_SECONDS)
             except Exception as exc:  # others will take us for dead if this lasts: say so
+                metrics.LEASE_RENEWALS.labels("failed").inc()
                 log.warning("could not renew the lease of worker %s: %s", self.info.id, describe_error(exc))
+            else:
+                metrics.LEASE_RENEWALS.labels("renewed").inc()
 
     def _start(self, job: Job) -> None:
         assert self._tg is not None
@@ -141,6 +179,7 @@ class Worker:
         news = None if self._on_server_news is None or target is None else partial(self._on_server_news, target.name)
         run = JobRun(job, target, self._store, self._hub, self._run_settings, news)
         self._active[job.id] = run
+        metrics.JOBS_RUNNING_HERE.labels(self.info.id).set(len(self._active))
         self._tg.start_soon(self._run, run, name=f"job {job.id}")
 
     async def _run(self, run: JobRun) -> None:
@@ -151,6 +190,7 @@ class Worker:
                     await self._hand_over(run)
         finally:
             del self._active[run.job.id]
+            metrics.JOBS_RUNNING_HERE.labels(self.info.id).set(len(self._active))
             self._slot_freed.set()
             self._slot_freed = anyio.Event()
 
@@ -164,29 +204,73 @@ class Worker:
 
 class Janitor:
     """Marks `interrupted` the jobs of workers that died (their lease lapsed), and hands over those that run as a
-    task. Every process runs one."""
+    task. Every process runs one.
 
-    def __init__(self, store: Store, every: float = RENEW_EVERY) -> None:
+    Only once it has itself written to the store without a break for `trusted_after` seconds: after an outage
+    (a database restart, a read-only disk, this process cut off) every lease has lapsed, live workers' too, and
+    their renewals need a moment to come through. A janitor that has just come back cannot tell a dead worker from
+    one that is reconnecting; one that has been connected longer than a lease and a renewal can."""
+
+    def __init__(
+        self,
+        store: Store,
+        every: float = RENEW_EVERY,
+        trusted_after: float = TRUSTED_AFTER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._every = every
+        self._trusted_after = trusted_after
+        self._clock = clock
+        self._connected_since: float | None = None
+        self._said_waiting = False
+
+    @property
+    def trusted(self) -> bool:
+        return self._connected_since is not None and self._clock() - self._connected_since > self._trusted_after
 
     async def run(self) -> None:
         while True:
-            try:
-                ids = await self._store.interrupt_jobs_of_lost_workers()
-            except Exception as exc:
-                log.warning("could not look for lost workers: %s", describe_error(exc))
-            else:
-                if ids:
-                    log.warning("marked %d job(s) of lost workers interrupted: %s", len(ids), ", ".join(ids))
+            await self.round()
             await anyio.sleep(self._every)
+
+    async def round(self) -> None:
+        try:
+            await self._store.check_writable()
+        except Exception as exc:
+            self._lost_the_store(exc)
+            return
+        if self._connected_since is None:
+            self._connected_since = self._clock()
+        if not self.trusted:
+            return
+        try:
+            ids = await self._store.interrupt_jobs_of_lost_workers()
+        except Exception as exc:
+            self._lost_the_store(exc)
+        else:
+            if ids:
+                log.warning("marked %d job(s) of lost workers interrupted: %s", len(ids), ", ".join(ids))
+
+    def _lost_the_store(self, exc: Exception) -> None:
+        if self._connected_since is not None or not self._said_waiting:
+            log.warning(
+                "could not look for lost workers: %s (looking again %g s after the store is back)",
+                describe_error(exc),
+                self._trusted_after,
+            )
+            self._said_waiting = True
+        self._connected_since = None
 
 
 async def serve(settings: Settings) -> None:
-    """`python -m webapp worker`: run jobs from the shared queue until SIGINT or SIGTERM; no HTTP."""
+    """`python -m webapp worker`: run jobs from the shared queue until SIGINT or SIGTERM, then drain (see `drain`);
+    no HTTP but the probes on --health-port."""
     info = describe_this_worker()
     async with open_runtime(settings) as runtime, anyio.create_task_group() as background:
         background.start_soon(Janitor(runtime.store).run)
+        if settings.health_port is not None:
+            background.start_soon(operations.serve_probes, runtime.store, settings.host, settings.health_port)
         worker = Worker(
             runtime.store,
             runtime.hub,
@@ -202,8 +286,20 @@ async def serve(settings: Settings) -> None:
             async with worker:
                 print(f"MCP Live worker {info.describe()}: running jobs from the queue", flush=True)
                 async for received in signals:
-                    log.info("worker %s stopping (%s)", info.id, signal.Signals(received).name)
+                    log.info("worker %s stopping (%s): taking no more jobs", info.id, signal.Signals(received).name)
                     break
+                stop_now = anyio.Event()
+
+                async def on_second_signal() -> None:
+                    async for again in signals:
+                        log.info("worker %s stopping now (%s again)", info.id, signal.Signals(again).name)
+                        stop_now.set()
+                        return
+
+                async with anyio.create_task_group() as draining:
+                    draining.start_soon(on_second_signal)
+                    await worker.drain(settings.drain_timeout, stop_now)
+                    draining.cancel_scope.cancel()
         background.cancel_scope.cancel()
 
 

@@ -9,6 +9,7 @@ from webapp.settings import ENV_PREFIX, Settings
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 PG = "postgresql://postgres@127.0.0.1:5432/jobs"
+URL = "http://127.0.0.1:8001/mcp"
 
 
 @pytest.fixture(autouse=True)
@@ -36,8 +37,8 @@ def test_a_flag_wins_over_its_environment_variable(monkeypatch: pytest.MonkeyPat
 
 @pytest.mark.parametrize("role", ["web", "worker"])
 def test_every_flag_works_with_a_role_before_or_after_it(role: str) -> None:
-    after = parse_args([role, "--db", PG, "--max-jobs", "3", "--port", "8100"])
-    before = parse_args(["--db", PG, "--max-jobs", "3", role, "--port", "8100"])
+    after = parse_args([role, "--db", PG, "--max-jobs", "3", "--port", "8100", "--mcp-url", URL])
+    before = parse_args(["--db", PG, "--max-jobs", "3", role, "--port", "8100", "--mcp-url", URL])
     for command in (after, before):
         assert command.role == role
         assert (command.settings.db, command.settings.max_jobs, command.settings.port) == (PG, 3, 8100)
@@ -70,6 +71,32 @@ def test_every_setting_has_help_and_is_documented_in_the_readme(name: str) -> No
     assert Settings.model_fields[name].description
     assert f"--{name.replace('_', '-')}" in README
     assert f"{ENV_PREFIX}{name.upper()}" in README
+
+
+@pytest.mark.parametrize("role", ["web", "worker"])
+def test_a_role_without_mcp_url_or_config_refuses_to_start_a_demo_server_of_its_own(
+    role: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        parse_args([role, "--db", PG])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert "--mcp-url URL or --config FILE" in error and "Traceback" not in error
+
+
+def test_the_all_in_one_process_keeps_its_bundled_demo_server() -> None:
+    assert parse_args(["--db", PG]).settings.mcp_url is None
+
+
+def test_a_yes_or_no_setting_is_on_by_its_flag_alone_and_takes_a_value_too() -> None:
+    assert parse_args(["--metrics-open"]).settings.metrics_open is True
+    assert parse_args(["--metrics-open", "false"]).settings.metrics_open is False
+    assert parse_args([]).settings.metrics_open is False
+
+
+def test_migrate_takes_check_and_needs_no_mcp_server() -> None:
+    command = parse_args(["migrate", "--check", "--db", PG])
+    assert (command.role, command.check) == ("migrate", True)
 
 
 def test_an_empty_mcp_url_means_the_bundled_server() -> None:

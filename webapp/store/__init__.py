@@ -221,6 +221,19 @@ class StoreUnavailable(Exception):
     What was asked may be retried; nothing was half done."""
 
 
+class SchemaTooNew(Exception):
+    """The database's schema is newer than this code knows: a newer version migrated it. Running on would write
+    rows that code does not expect; upgrade this process instead (see docs/deploying.md)."""
+
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(
+            f"the database's schema is at version {found}, newer than this version of MCP Live knows ({known}): "
+            "a newer MCP Live has migrated it. Upgrade this installation, or point it at another database."
+        )
+        self.found = found
+        self.known = known
+
+
 class JobLost(Exception):
     """The job is no longer this worker's to write: another process settled it (e.g. its lease lapsed)."""
 
@@ -369,14 +382,26 @@ class Store(Protocol):
         """Mark every started, unfinished job `interrupted`, but hand over those that run as a task (one process per
         SQLite file: at its start)."""
 
+    # -- Operations ------------------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        """Answer, or raise StoreUnavailable: what /readyz asks."""
+
+    async def count_jobs(self) -> dict[str, int]:
+        """How many jobs are in each stored state (what /metrics shows)."""
+
+    async def check_writable(self) -> None:
+        """Raise StoreUnavailable unless a write would go through now (it writes nothing)."""
+
 
 @contextlib.asynccontextmanager
-async def open_store(db: str, hub: Hub) -> AsyncIterator[Store]:
-    """Open (creating or migrating the schema) the store that `db` names, for as long as the block runs."""
+async def open_store(db: str, hub: Hub, *, pool_size: int = 10) -> AsyncIterator[Store]:
+    """Open (creating or migrating the schema) the store that `db` names, for as long as the block runs.
+    `pool_size`: most connections to PostgreSQL this process opens for its calls (its listeners have their own)."""
     if db.startswith(POSTGRES_SCHEMES):
         from webapp.store.postgres import PostgresStore
 
-        async with PostgresStore(db, hub) as store:
+        async with PostgresStore(db, hub, pool_size=pool_size) as store:
             yield store
     else:
         from webapp.store.sqlite import SQLiteStore
@@ -388,6 +413,34 @@ async def open_store(db: str, hub: Hub) -> AsyncIterator[Store]:
 def is_shared(db: str) -> bool:
     """Whether several processes may share this store (web and worker roles need it)."""
     return db.startswith(POSTGRES_SCHEMES)
+
+
+def latest_schema(db: str) -> int:
+    """The newest schema version this code knows for the backend `db` names."""
+    known = migrations("postgres" if is_shared(db) else "sqlite")
+    return known[-1][0] if known else 0
+
+
+def schema_version(db: str) -> int:
+    """The schema version the store `db` names is at now (0: empty or missing), read without changing anything."""
+    if is_shared(db):
+        import psycopg
+
+        try:
+            with psycopg.connect(db, connect_timeout=10, autocommit=True) as conn:
+                exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+                if not exists or not exists[0]:
+                    return 0
+                row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"the database cannot be reached: {str(exc).strip().splitlines()[0]}") from exc
+        return int(row[0]) if row else 0
+    import sqlite3
+
+    if not Path(db).exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
 def migrations(backend: str) -> list[tuple[int, str]]:

@@ -25,8 +25,11 @@ from typing import Any, Self
 
 import anyio
 import psycopg
+from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool.base import AttemptWithBackoff
 
+from webapp import metrics
 from webapp.events import Event, Job, JobState
 from webapp.hub import JOBS, QUEUE, Hub, answer_topic, cancel_topic, job_topic, server_topic
 from webapp.store import (
@@ -49,6 +52,7 @@ from webapp.store import (
     EventCounts,
     EventFilter,
     JobLost,
+    SchemaTooNew,
     StoreUnavailable,
     WorkerInfo,
     answer_from_row,
@@ -69,7 +73,18 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "mcp_live"
 MIGRATION_LOCK = 0x6D63706C  # pg_advisory_lock key: "mcpl"
-POOL_SIZE = 10
+POOL_SIZE = 10  # the default of --db-pool-size
+MAX_RECONNECT_DELAY = 1.0  # seconds between the pool's tries to reconnect (psycopg_pool's own doubles unbounded)
+# What the database says when it is up but cannot take a write (read-only, disk full, too many clients, shutting
+# down): an outage to wait out, like a lost connection, not a bug.
+UNAVAILABLE = (
+    psycopg.OperationalError,
+    PoolTimeout,
+    pg_errors.ReadOnlySqlTransaction,
+    pg_errors.InsufficientResources,
+    pg_errors.AdminShutdown,
+    pg_errors.CannotConnectNow,
+)
 KEEP_WRITTEN = 2000  # events of each running job kept after writing them (see _remember)
 RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
@@ -121,15 +136,32 @@ class _Written:
     events: deque[Event]
 
 
+class _CappedBackoff(AttemptWithBackoff):
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, MAX_RECONNECT_DELAY)
+
+
+class _Pool(AsyncConnectionPool[Any]):
+    """psycopg's pool, retrying a lost database every second rather than after 1, 2, 4, 8, 16 s...: after a 15 s
+    outage its next try would come 16 s later, long enough for this worker's lease to lapse (issue 17)."""
+
+    async def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
+        await super()._add_connection(attempt or _CappedBackoff(timeout=self.reconnect_timeout), growing)
+
+
 class PostgresStore:
-    def __init__(self, url: str, hub: Hub) -> None:
+    def __init__(self, url: str, hub: Hub, *, pool_size: int = POOL_SIZE) -> None:
         self.url = url
         self.hub = hub
-        self._pool = AsyncConnectionPool(
+        self._pool = _Pool(
             url,
-            min_size=2,
-            max_size=POOL_SIZE,
+            min_size=min(2, pool_size),
+            max_size=pool_size,
             open=False,
+            # A connection is checked before it is handed out: after a database restart the pool's connections
+            # are all dead, and without this the first requests fail on them.
+            check=AsyncConnectionPool.check_connection,
             # synchronous_commit off: a commit does not wait for its WAL to reach the disk. As SQLite's
             # synchronous=NORMAL here: a crash of the database's host can lose the last moments of events, never
             # corrupt them; and a line no longer waits milliseconds for an fsync.
@@ -172,7 +204,10 @@ class PostgresStore:
                 cursor = await conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
                 row = await cursor.fetchone()
                 version = row[0] if row else 0
-                for number, script in migrations("postgres"):
+                known = migrations("postgres")
+                if known and version > known[-1][0]:
+                    raise SchemaTooNew(version, known[-1][0])
+                for number, script in known:
                     if number > version:
                         async with conn.transaction():
                             await conn.execute(script.encode())
@@ -186,8 +221,24 @@ class PostgresStore:
         try:
             async with self._pool.connection() as conn:
                 yield conn
-        except (psycopg.OperationalError, PoolTimeout) as exc:  # the server restarting, the network gone...
-            raise StoreUnavailable(f"the database cannot be reached right now: {exc}") from exc
+        except UNAVAILABLE as exc:  # the server restarting, the network gone, read-only, disk full...
+            metrics.STORE_ERRORS.inc()
+            raise StoreUnavailable(f"the database cannot be used right now: {first_line(exc)}") from exc
+
+    async def ping(self) -> None:
+        async with self._connection() as conn:
+            await conn.execute("SELECT 1")
+
+    async def count_jobs(self) -> dict[str, int]:
+        async with self._connection() as conn:
+            cursor = await conn.execute("SELECT state, count(*) FROM jobs GROUP BY state")
+            rows = await cursor.fetchall()
+        return {state: count for state, count in rows}
+
+    async def check_writable(self) -> None:
+        async with self._connection() as conn:
+            # Refused by a read-only database, yet writes nothing: the executor checks before it looks for rows.
+            await conn.execute("UPDATE workers SET id=id WHERE false")
 
     # -- What this process has just written --------------------------------------------------------
     #
@@ -538,6 +589,7 @@ class PostgresStore:
         return released
 
     async def save_job(self, job: Job, events: Sequence[Event] = ()) -> None:
+        began = time.perf_counter()
         columns = [list(column) for column in zip(*event_rows(events), strict=True)] or [
             [] for _ in range(EVENT_FIELDS)
         ]
@@ -550,6 +602,8 @@ class PostgresStore:
         if row is None:
             self._written.pop(job.id, None)
             raise JobLost(job.id)
+        metrics.EVENT_WRITE_SECONDS.observe(time.perf_counter() - began)
+        metrics.EVENTS_RECORDED.inc(len(events))
         self._remember(job_from_row(row), events)
         # Wake this process's readers now that it is remembered: its NOTIFY may have come back before this
         # call returned, and woken a reader that then found the write not here yet, and went back to sleep.
@@ -618,6 +672,12 @@ class PostgresStore:
             cursor = await conn.execute("SELECT key FROM answers WHERE job_id=%s", (job_id,))
             rows = await cursor.fetchall()
         return {row[0] for row in rows}
+
+
+def first_line(exc: BaseException) -> str:
+    """What the database said, on one line: its message may go on with hints and context."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _marks(n: int) -> str:

@@ -24,6 +24,7 @@ from typing import Any, Self, TypeVar
 import anyio
 from anyio.abc import TaskGroup
 
+from webapp import metrics
 from webapp.events import Event, Job, JobState
 from webapp.hub import QUEUE, Hub, answer_topic, cancel_topic, server_topic
 from webapp.store import (
@@ -46,6 +47,7 @@ from webapp.store import (
     EventCounts,
     EventFilter,
     JobLost,
+    SchemaTooNew,
     StoreUnavailable,
     WorkerInfo,
     answer_from_row,
@@ -138,7 +140,10 @@ class SQLiteStore:
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in migrations("sqlite"):
+        known = migrations("sqlite")
+        if known and version > known[-1][0]:
+            raise SchemaTooNew(version, known[-1][0])
+        for number, script in known:
             if number <= version:
                 continue
             try:
@@ -190,7 +195,18 @@ class SQLiteStore:
         try:
             yield
         except sqlite3.OperationalError as exc:  # locked past the busy timeout, disk full, file gone...
+            metrics.STORE_ERRORS.inc()
             raise StoreUnavailable(f"the SQLite store cannot be used right now: {exc}") from exc
+
+    async def ping(self) -> None:
+        await self._read(lambda db: db.execute("SELECT 1").fetchone())
+
+    async def count_jobs(self) -> dict[str, int]:
+        rows = await self._read(lambda db: db.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall())
+        return {state: count for state, count in rows}
+
+    async def check_writable(self) -> None:
+        await self._write(lambda db: None)  # BEGIN IMMEDIATE takes the write lock: a read-only file refuses it
 
     def _publish(self, *topics: str) -> None:
         for topic in topics:
@@ -447,7 +463,10 @@ class SQLiteStore:
             if rows:
                 db.executemany(f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({_marks(EVENT_FIELDS)})", rows)
 
+        began = time.perf_counter()
         await self._write(save)
+        metrics.EVENT_WRITE_SECONDS.observe(time.perf_counter() - began)
+        metrics.EVENTS_RECORDED.inc(len(events))
         self._publish(*job_news(job.id))
 
     async def interrupt_jobs_of_lost_workers(self) -> list[str]:
