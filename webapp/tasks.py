@@ -34,7 +34,7 @@ from webapp.mcp_link import (
     open_session_link,
 )
 from webapp.mcp_link.link import outcome_of
-from webapp.mcp_link.task_wire import TaskProtocolError, snapshot_of
+from webapp.mcp_link.task_wire import ENDED_STATUSES, TaskProtocolError, snapshot_of
 from webapp.questions import ELICITATION, Questions
 from webapp.recorder import Recorder
 
@@ -93,6 +93,7 @@ class TaskRun:
         self._outcome: ToolOutcome | None = None  # 2025: what tasks/result brought
         self._result_call = False  # 2025: a tasks/result request is open
         self._moved_on = 0  # polls in a row that showed no input required while a question waited
+        self._updated_at: float | None = None  # the newest lastUpdatedAt taken
         self.cancelled_by_us = False
         recorder.on_task_status = self.heard
 
@@ -102,8 +103,13 @@ class TaskRun:
         return self.job.task
 
     def note(self, snapshot: TaskSnapshot, method: str, *, always: bool = False, said: str | None = None) -> None:
-        """Take what the server said of the task; a line when its status or status message changed."""
+        """Take what the server said of the task; a line when its status or status message changed. A status
+        notification and a poll's answer travel on different streams: one older than what was taken is stale."""
         task = self.task
+        if self._stale(snapshot):
+            return
+        if snapshot.updated_at is not None:
+            self._updated_at = snapshot.updated_at
         changed = (snapshot.status, snapshot.status_message) != (task.status, task.status_message)
         task.status, task.status_message = snapshot.status, snapshot.status_message
         if snapshot.poll_interval_ms is not None:
@@ -115,6 +121,12 @@ class TaskRun:
             if said is not None:
                 data["dashboard"] = said
             self._recorder.task(method, task.status, said or task.status_message, data)
+
+    def _stale(self, snapshot: TaskSnapshot) -> bool:
+        if self.task.status in ENDED_STATUSES and snapshot.status != self.task.status:
+            return True  # an ended task never runs again
+        newest, said = self._updated_at, snapshot.updated_at
+        return newest is not None and said is not None and said < newest
 
     def heard(self, params: dict[str, object]) -> None:
         """A status notification (2025): the job's task's is taken, and wakes the poll; any other is a line."""

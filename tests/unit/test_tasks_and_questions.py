@@ -23,7 +23,7 @@ from webapp.mcp_link.task_wire import TaskProtocolError, snapshot_of
 from webapp.questions import InvalidAnswer, Questions, answer, waiting_questions
 from webapp.recorder import Recorder
 from webapp.store import Answer, Store, WorkerInfo, open_store
-from webapp.tasks import POLL_BOUNDS, poll_interval
+from webapp.tasks import POLL_BOUNDS, TaskRun, poll_interval
 
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
 
@@ -251,3 +251,26 @@ async def test_a_withdrawn_question_is_cancelled_and_one_asked_again_after_a_res
         await store.answer_question("j", "q1", Answer("accept", {"answer": "red"}, time.time()))
     assert replies[-1] == Reply("accept", {"answer": "red"})
     assert [q.key for q in job.questions] == ["q1"]
+
+
+@pytest.mark.anyio
+async def test_a_status_older_than_one_taken_is_stale_and_an_ended_task_never_runs_again(store: Store) -> None:
+    # A status notification and a poll's answer come by different streams: the older can arrive last.
+    job = await running_job(store)
+    job.task = TaskInfo("t1", "2025-11-25")
+    questions, recorder = desk(job, store)
+    run = TaskRun(job, recorder, questions, alive=lambda: None)
+
+    def said(status: str, message: str, second: int) -> dict[str, Any]:
+        stamp = f"2026-12-05T08:00:0{second}Z"
+        return {"taskId": "t1", "status": status, "statusMessage": message, "lastUpdatedAt": stamp}
+
+    run.heard(said("working", "step 2/4", 2))
+    run.note(snapshot_of(said("working", "step 3/4", 3)), "tasks/get")
+    run.heard(said("working", "step 2/4", 2))  # late: older than step 3
+    run.note(snapshot_of(said("completed", "done", 4)), "tasks/get")
+    run.heard(said("working", "step 3/4", 3))  # late: after the end
+    run.heard({"taskId": "t1", "status": "working", "statusMessage": "no stamp"})  # an ended task stays ended
+    lines = [(e.data["status"], e.data["statusMessage"]) for e in recorder.pending()[0] if e.kind == "task"]
+    assert lines == [("working", "step 2/4"), ("working", "step 3/4"), ("completed", "done")]
+    assert (job.task.status, job.task.status_message) == ("completed", "done")

@@ -56,6 +56,9 @@ class TaskProtocolError(Exception):
     """What the server said of a task cannot be a task: the job fails, saying why."""
 
 
+ENDED_STATUSES = ("completed", "failed", "cancelled")  # final: a task never leaves them
+
+
 @dataclass(frozen=True, slots=True)
 class TaskSnapshot:
     """A task as the server last described it, in either revision's shape."""
@@ -64,6 +67,7 @@ class TaskSnapshot:
     status: str
     status_message: str | None = None
     created_at: float | None = None
+    updated_at: float | None = None  # the server's lastUpdatedAt: orders what comes by different streams
     ttl_ms: int | None = None
     poll_interval_ms: int | None = None
     # 2026-07-28: what tasks/get carries inline.
@@ -73,7 +77,7 @@ class TaskSnapshot:
 
     @property
     def ended(self) -> bool:
-        return self.status in ("completed", "failed", "cancelled")
+        return self.status in ENDED_STATUSES
 
 
 def is_modern(revision: str) -> bool:
@@ -101,6 +105,7 @@ def snapshot_of(raw: Any) -> TaskSnapshot:
         status=status,
         status_message=clean_text(message) if isinstance(message, str) else None,
         created_at=_epoch(raw.get("createdAt")),
+        updated_at=_epoch(raw.get("lastUpdatedAt")),
         ttl_ms=_whole(raw.get("ttlMs", raw.get("ttl"))),
         poll_interval_ms=_whole(raw.get("pollIntervalMs", raw.get("pollInterval"))),
         input_requests=clean_data(requests) if isinstance(requests, dict) else {},
