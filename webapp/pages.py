@@ -6,7 +6,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 
@@ -15,7 +15,18 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from webapp.api import FilterDep, filter_query, find_job
+from webapp.api import (
+    FilterDep,
+    KindsQuery,
+    LevelsQuery,
+    LoggerQuery,
+    MinLevelQuery,
+    RegexQuery,
+    SearchQuery,
+    filter_query,
+    find_job,
+    read_filter,
+)
 from webapp.events import LEVELS, MAX_SEQ, Job, JobState, LogLevel
 from webapp.questions import InvalidAnswer, answer
 from webapp.rendering import example_arguments
@@ -86,10 +97,11 @@ async def index(
 ) -> Response:
     """The start form and the recent jobs (filtered by `state` and `tool`); `?from=JOB` fills the form with that
     job's settings (Edit and run); `?server=NAME` starts the form on that server."""
-    form = form_of(await find_job(services, from_job)) if from_job else None
+    copied = await find_job(services, from_job) if from_job else None
+    form = form_of(copied) if copied else None
     if form is None and server:
         form = default_form(services, server)
-    return await render_index(request, services, form=form, view=view)
+    return await render_index(request, services, form=form, view=view, copied_from=copied)
 
 
 async def render_index(
@@ -101,9 +113,11 @@ async def render_index(
     field_errors: dict[str, str] | None = None,
     status_code: int = 200,
     view: JobsView | None = None,
+    copied_from: Job | None = None,
 ) -> Response:
     view = view or JobsView()
     context = {**start_form_context(services, form, error, field_errors=field_errors), **await view.context(services)}
+    context["copied_from"] = copied_from  # Edit and run: the form says what it took from that job
     context["states"] = [state.value for state in JobState]
     return services.templates.TemplateResponse(request, "index.html", context, status_code=status_code)
 
@@ -279,11 +293,40 @@ def parse_seconds(label: str, text: str) -> float | None:
     return seconds
 
 
+@dataclass(frozen=True, slots=True)
+class LogView:
+    """A job page's filters as asked for: those that apply, what is wrong with the others, and the search as typed
+    (a pattern RE2 cannot run is shown back in its box, with the reason beside it, and applies no filter)."""
+
+    only: EventFilter
+    error: str | None = None
+    q: str = ""
+    regex: bool = False
+
+
+def log_view(
+    levels: LevelsQuery = [],  # noqa: B006 - FastAPI copies its defaults
+    kinds: KindsQuery = [],  # noqa: B006
+    logger: LoggerQuery = "",
+    q: SearchQuery = "",
+    regex: RegexQuery = False,
+    min_level: MinLevelQuery = "",
+) -> LogView:
+    only, errors = read_filter(levels, kinds, logger, q, regex, min_level)
+    return LogView(only, " ".join(errors) or None, q, regex and bool(q))
+
+
+LogViewDep = Annotated[LogView, Depends(log_view)]
+
+
 @router.get("/jobs/{job_id}")
-async def job_page(request: Request, job_id: str, services: ServicesDep, only: FilterDep) -> Response:
-    """A job, live; with filters (`levels`, `kinds`, `logger`, `q`, `regex`), only the lines they let through,
-    in the page and in its stream alike."""
-    return await render_job(request, services, await find_job(services, job_id), only)
+async def job_page(request: Request, job_id: str, services: ServicesDep, view: LogViewDep) -> Response:
+    """A job, live; with filters (`levels`, `min_level`, `kinds`, `logger`, `q`, `regex`), only the lines they let
+    through, in the page and in its stream alike. A filter that is wrong (a bad pattern) keeps the page: a 422
+    with the job, the other filters and the log, and the reason beside the search box."""
+    job = await find_job(services, job_id)
+    extra = {"filter_error": view.error, "typed_q": view.q, "typed_regex": view.regex}
+    return await render_job(request, services, job, view.only, extra, status_code=422 if view.error else 200)
 
 
 async def render_job(
@@ -317,6 +360,11 @@ async def render_job(
         "now": time.time(),  # the page's clock, against which app.js measures elapsed time
         "only": only,
         "filter_query": filter_query(only),
+        # One click to warning and worse, with the other filters kept (the levels above it said as a minimum).
+        "warning_query": filter_query(replace(only, min_level="warning")),
+        "filter_error": None,
+        "typed_q": only.q or "",
+        "typed_regex": only.regex,
         "counts": await counts_of(services.store, job),
         "matching": matching,
         **(extra or {}),
