@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -24,7 +25,7 @@ FROM_BOTTOM = "(l => l.scrollHeight - l.scrollTop - l.clientHeight)(document.get
 LONG_NAME = "a-server-whose-name-goes-on-and-on-and-on"
 
 
-def finished_job(dashboard: Dashboard, **arguments: object) -> str:
+def finished_job(dashboard: Dashboard, **arguments: Any) -> str:
     with dashboard.client() as client:
         job_id = start_job(client, **arguments)
         follow(client, job_id)
@@ -33,13 +34,14 @@ def finished_job(dashboard: Dashboard, **arguments: object) -> str:
 
 def on_screen(page: Page, selector: str) -> list[str]:
     """The elements matching `selector` that are not wholly inside the window (sideways), by their text."""
-    return page.eval_on_selector_all(
+    outside: list[str] = page.eval_on_selector_all(
         selector,
         """els => els.filter(el => {
             const r = el.getBoundingClientRect();
             return !(r.width > 0 && r.left >= 0 && r.right <= innerWidth);
         }).map(el => el.textContent.trim())""",
     )
+    return outside
 
 
 @pytest.mark.parametrize(("width", "height"), [(390, 844), (360, 740)])
