@@ -27,7 +27,7 @@ from webapp.api import (
     find_job,
     read_filter,
 )
-from webapp.events import LEVELS, MAX_SEQ, Job, JobState, LogLevel
+from webapp.events import KINDS, LEVELS, MAX_SEQ, Job, JobState, LogLevel
 from webapp.questions import InvalidAnswer, answer
 from webapp.rendering import example_arguments
 from webapp.schema_form import ArgumentErrors, describe_form, read_arguments, submitted_values
@@ -362,6 +362,8 @@ async def render_job(
         "filter_query": filter_query(only),
         # One click to warning and worse, with the other filters kept (the levels above it said as a minimum).
         "warning_query": filter_query(replace(only, min_level="warning")),
+        # One click to the log without its progress lines (the bar shows progress): every other kind.
+        "no_progress_query": filter_query(replace(only, kinds=tuple(k for k in KINDS if k != "progress"))),
         "filter_error": None,
         "typed_q": only.q or "",
         "typed_regex": only.regex,
@@ -473,26 +475,41 @@ async def server_status(request: Request, services: ServicesDep) -> Response:
 
 
 @router.get("/servers/{name}")
-async def server_page(request: Request, name: str, services: ServicesDep) -> Response:
-    """One server: where it is, whether it answers, who it says it is, what it can do and its tools."""
+async def server_page(request: Request, name: str, services: ServicesDep, view: LogViewDep) -> Response:
+    """One server: where it is, whether it answers, who it says it is, what it can do and its tools; and its lines
+    outside jobs, with the filters of a job's log (`levels`, `min_level`, `kinds`, `logger`, `q`, `regex`)."""
     monitor = services.servers.get(name)
     if monitor is None:
         raise HTTPException(404, f"No server named {name!r}.")
     max_lines = services.settings.max_lines
     last = await services.store.last_server_seq(name)
-    first = max(0, last - max_lines)  # the newest lines; the stream goes on after them
-    events = await services.store.server_events_after(name, first, max_lines)
+    only = view.only
+    if only:
+        # A server keeps a bounded number of lines (--max-server-lines): the matching ones are read whole, and
+        # the newest shown; the stream goes on after the last line kept.
+        matching = await services.store.server_events_after(name, 0, services.settings.max_server_lines, only)
+        events, hidden, after = matching[-max_lines:], max(0, len(matching) - max_lines), last
+    else:
+        first = max(0, last - max_lines)  # the newest lines; the stream goes on after them
+        events = await services.store.server_events_after(name, first, max_lines)
+        hidden, after = first, events[-1].seq if events else first
     context = {
         "server": services.monitor.status,
         "shown": monitor.status,
         "listener": services.listeners.get(name),
         "events": events,
-        "after": events[-1].seq if events else first,
-        "hidden": first,
+        "after": after,
+        "hidden": hidden,
         "max_lines": max_lines,
         "events_url": f"/api/servers/{name}/events/",
+        "only": only,
+        "filter_query": filter_query(only),
+        "filter_error": view.error,
+        "typed_q": view.q,
+        "typed_regex": view.regex,
     }
-    return services.templates.TemplateResponse(request, "server.html", context)
+    status_code = 422 if view.error else 200
+    return services.templates.TemplateResponse(request, "server.html", context, status_code=status_code)
 
 
 @router.get("/fragments/servers/{name}/tasks")

@@ -217,3 +217,35 @@ def test_a_job_that_ends_in_a_visible_tab_or_unasked_sends_no_notice(page: Page,
         follow(client, job_id)
     expect(page.locator("#job-announcer")).to_have_text("The job was cancelled.", timeout=TIMEOUT)
     assert page.evaluate("() => [window.__asked, window.__notices.length]") == [0, 0]
+
+
+def test_a_servers_lines_outside_jobs_take_the_filters_search_and_download(page: Page, four_servers: Dashboard) -> None:
+    page.goto(f"{four_servers.url}/servers/demo")
+    expect(page.locator("[data-outside-jobs]")).to_have_attribute("data-outside-jobs", "listening", timeout=TIMEOUT)
+    page.locator("#filter-min-level").select_option("alert")  # applies at once, as the page's link
+    page.wait_for_url("**/servers/demo?min_level=alert", timeout=TIMEOUT)
+    expect(page.locator("[data-outside-jobs]")).to_have_attribute("data-outside-jobs", "listening", timeout=TIMEOUT)
+    with httpx.Client(base_url=four_servers.url, timeout=10) as client:
+        for level, message in (("info", "quiet news"), ("alert", "loud news")):
+            arguments = {"message": message, "level": level}
+            job = client.post("/api/jobs", json={"server": "old", "tool": "broadcast", "arguments": arguments}).json()
+            follow(client, job["id"])
+        expect(page.locator("#log li", has_text="loud news")).to_have_count(1, timeout=TIMEOUT)
+        assert page.locator("#log li", has_text="quiet news").count() == 0
+        assert set(page.eval_on_selector_all("#log > li", "ls => ls.map(l => l.dataset.level)")) <= {
+            "alert",
+            "emergency",
+        }
+        href = page.locator(".exports a").get_attribute("href")
+        assert href is not None and parse_qs(urlsplit(href).query)["min_level"] == ["alert"]
+        assert {e["level"] for e in client.get(href).json()["events"]} <= {"alert", "emergency"}
+    # A search, by `/` and Enter: the page's lines and its stream take it.
+    page.locator("h1").click()
+    page.keyboard.press("/")
+    page.keyboard.type("quiet news")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**q=quiet+news*", timeout=TIMEOUT)
+    expect(page.locator("#log > li")).to_have_count(0)  # quiet news is at info: below the minimum
+    page.goto(f"{four_servers.url}/servers/demo?q=quiet+news")
+    expect(page.locator("#log li", has_text="quiet news")).to_have_count(1)
+    expect(page.locator("#log li", has_text="loud news")).to_have_count(0)
