@@ -249,3 +249,21 @@ def test_a_servers_lines_outside_jobs_take_the_filters_search_and_download(page:
     page.goto(f"{four_servers.url}/servers/demo?q=quiet+news")
     expect(page.locator("#log li", has_text="quiet news")).to_have_count(1)
     expect(page.locator("#log li", has_text="loud news")).to_have_count(0)
+
+
+def test_the_new_lines_button_covers_no_line(page: Page, dashboard: Dashboard) -> None:
+    with dashboard.client() as client:
+        job_id = start_job(client, steps=400, delay=0.03)
+        try:
+            page.goto(f"{dashboard.url}/jobs/{job_id}")
+            page.wait_for_function("() => document.querySelectorAll('#log > li').length > 60", timeout=TIMEOUT)
+            page.locator("#log").hover()
+            page.mouse.wheel(0, -300)  # the reader scrolls up a little: new lines wait below
+            button = page.locator("#new-lines")
+            expect(button).to_be_visible(timeout=TIMEOUT)
+            log_box, button_box = page.locator("#log").bounding_box(), button.bounding_box()
+            assert log_box is not None and button_box is not None
+            assert button_box["y"] >= log_box["y"] + log_box["height"], (button_box, log_box)
+        finally:
+            client.post(f"/api/jobs/{job_id}/cancel")
+            follow(client, job_id)
