@@ -328,6 +328,8 @@
       const clockOffset = Number(timing.dataset.now) - Date.now() / 1000;
       showTiming(timing, clockOffset);
       setInterval(() => showTiming(timing, clockOffset), 500);
+      // The tab's title moves with the bar, not up to half a second behind it.
+      document.addEventListener("htmx:sse:after:message", () => showTiming(timing, clockOffset));
     }
   });
 })();

@@ -1,6 +1,7 @@
 // The log viewer (a job's page, a server's page): a bounded log that follows its tail while the reader is at the
 // bottom and stands still when they are not; "N new lines", older lines on demand, permalinks (#seq-N), copy and
-// indented JSON per line, live filter counts, `/` and End, and errors said aloud, sparingly.
+// indented JSON per line, live filter counts, the keyboard (one tab stop, arrows between lines, `/`, End, `?`,
+// Escape), errors said aloud, sparingly, and the job's end said aloud (and, if asked for, a desktop notice).
 (() => {
   "use strict";
 
@@ -50,9 +51,11 @@
     const log = logOf();
     if (!log) return;
     following = true;
+    readerMovedAt = 0; // a key pressed just before (PageDown, then End) must not undo this
     newLines = 0;
     showNewLines();
     log.scrollTop = log.scrollHeight;
+    followTail(log); // lines laid out late (content-visibility) may move the bottom: settle on it
   }
 
   // Only the reader stops the following: a scroll they made (wheel, touch, a key, the scrollbar) that leaves the
@@ -62,11 +65,14 @@
   const readerMoved = () => {
     readerMovedAt = Date.now();
   };
+  // Only what happens in the log itself: a press on a button elsewhere (the time display, a filter) that changes
+  // the lines' heights must not be taken for the reader scrolling away (issue 19: the tail was lost).
+  const inLog = (event) => event.target instanceof Element && event.target.closest("#log") !== null;
   for (const type of ["wheel", "touchmove", "pointerdown"]) {
-    document.addEventListener(type, readerMoved, { capture: true, passive: true });
+    document.addEventListener(type, (event) => inLog(event) && readerMoved(), { capture: true, passive: true });
   }
   document.addEventListener("keydown", (event) => {
-    if (["PageUp", "ArrowUp", "Home", "PageDown", "ArrowDown"].includes(event.key)) readerMoved();
+    if (inLog(event) && ["PageUp", "ArrowUp", "Home", "PageDown", "ArrowDown"].includes(event.key)) readerMoved();
   });
 
   document.addEventListener(
@@ -96,11 +102,14 @@
     const limit = following ? max : max * SCROLLED_UP_SLACK;
     const excess = log.children.length - limit;
     if (excess <= 0) return;
+    const current = currentLine(log);
+    const hadFocus = current !== null && current.contains(document.activeElement);
     const range = document.createRange();
     range.setStartBefore(log.firstElementChild);
     range.setEndBefore(log.children[excess]);
     range.deleteContents();
     addHidden(excess);
+    if (current && !current.isConnected) keepTabStop(log, hadFocus);
   }
 
   function addHidden(count) {
@@ -153,9 +162,12 @@
     return Number(log.lastElementChild?.dataset.seq) || 0;
   }
 
+  let focusInLog = false;
+
   document.addEventListener("htmx:sse:before:message", () => {
     const log = logOf();
     lastSeqBefore = log ? lastSeq(log) : 0;
+    focusInLog = log !== null && log.contains(document.activeElement);
   });
 
   document.addEventListener("htmx:sse:after:message", () => {
@@ -176,6 +188,9 @@
     markMatches(added);
     if (sinceStart) showTimes(added);
     announce(added);
+    // The log replaced (a viewer that skipped ahead): its tab stop, and the focus if it was in it, stay in the log.
+    if (log.tabIndex === -1 && !currentLine(log)) keepTabStop(log, focusInLog && !log.contains(document.activeElement));
+    announceState();
   });
 
   // ---- Older lines, from the store ----
@@ -278,6 +293,8 @@
       }
     }
     button.setAttribute("aria-expanded", String(!expanded));
+    const log = logOf();
+    if (log && following) followTail(log);
   }
 
   // A line's buttons, added when it is pointed at or its permalink focused (Tab reaches them next).
@@ -295,6 +312,7 @@
   function button(kind, text, title) {
     const made = document.createElement("button");
     made.type = "button";
+    made.tabIndex = -1; // reached through the line's actions (Enter), not by Tab: the log is one tab stop
     made.className = kind;
     made.title = title;
     made.textContent = text;
@@ -314,15 +332,17 @@
     if (target.closest("#new-lines")) jumpToTail();
     else if (target.closest("#load-older")) loadOlder();
     else if (target.closest(".line .expand")) toggleJson(target.closest(".expand"));
-    else if (target.closest(".line .copy")) {
-      const button = target.closest(".copy");
-      const copied = await copy(lineText(button.closest(".line")));
-      button.textContent = copied ? "copied" : "copy failed";
-      setTimeout(() => {
-        button.textContent = "copy";
-      }, 1500);
-    }
+    else if (target.closest(".line .copy")) copyLine(target.closest(".copy"));
   });
+
+  async function copyLine(button) {
+    const copied = await copy(lineText(button.closest(".line")));
+    button.textContent = copied ? "copied" : "copy failed";
+    say(copied ? `Line ${button.closest(".line").dataset.seq} copied.` : "The line could not be copied.");
+    setTimeout(() => {
+      button.textContent = "copy";
+    }, 1500);
+  }
 
   // ---- Filters: a toggle applies at once; the view's address is its link ----
 
@@ -333,7 +353,7 @@
       const chosen = data.getAll(name);
       if (chosen.length) query.set(name, chosen.join(","));
     }
-    for (const name of ["logger", "q"]) {
+    for (const name of ["logger", "q", "min_level"]) {
       const value = String(data.get(name) ?? "").trim();
       if (value) query.set(name, value);
     }
@@ -346,6 +366,8 @@
     const target = event.target;
     if (target instanceof HTMLInputElement && target.type === "checkbox" && target.closest("#filters .toggles")) {
       applyFilters(target.form);
+    } else if (target instanceof HTMLSelectElement && target.id === "filter-min-level") {
+      applyFilters(target.form);
     }
   });
 
@@ -356,24 +378,296 @@
     }
   });
 
-  // ---- Keyboard: `/` to search, End to the tail ----
+  // ---- Keyboard (issue 19): the log is one tab stop, its lines a roving tabindex ----
+  // The list itself is the tab stop until a line is chosen; then that line is (tabindex 0), and no other. Arrows,
+  // Home, End, PageUp and PageDown move between lines; Enter opens a line's actions (permalink, JSON, copy), which
+  // Tab then goes through; Escape closes them, or leaves the log. `/` searches, `?` shows the keys.
 
   function typing(element) {
     return element instanceof HTMLElement && (element.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(element.tagName));
   }
 
+  function currentLine(log) {
+    return log.querySelector(':scope > li[tabindex="0"]');
+  }
+
+  // After the current line left the page (trimmed, or the log replaced): the list holds the stop again, and hands
+  // the focus, if it had it, to the line it would choose.
+  function keepTabStop(log, focus) {
+    log.tabIndex = 0;
+    if (!focus) return;
+    const line = lineToFocus(log);
+    if (line) focusLine(line);
+    else log.focus({ preventScroll: true });
+  }
+
+  function focusLine(line) {
+    const log = logOf();
+    if (!log || !line) return;
+    const old = currentLine(log);
+    if (old && old !== line) {
+      closeActions(old);
+      old.removeAttribute("tabindex");
+    }
+    line.tabIndex = 0;
+    log.tabIndex = -1;
+    line.focus({ preventScroll: true });
+    line.scrollIntoView({ block: "nearest" });
+  }
+
+  // The line the list hands its focus to: the one chosen before; else the newest while following, the first in view
+  // otherwise.
+  function lineToFocus(log) {
+    const current = currentLine(log);
+    if (current) return current;
+    if (following) return log.lastElementChild;
+    const top = log.getBoundingClientRect().top;
+    return [...log.children].find((line) => line.getBoundingClientRect().bottom > top + 2) ?? log.firstElementChild;
+  }
+
+  document.addEventListener("focusin", (event) => {
+    const log = logOf();
+    if (log && event.target === log && log.firstElementChild) focusLine(lineToFocus(log));
+    // Focus that leaves a line closes its actions.
+    for (const open of document.querySelectorAll("#log > li.actions-open")) {
+      if (!open.contains(event.target)) closeActions(open);
+    }
+  });
+
+  function lineTools(line) {
+    return [...line.querySelectorAll("a.seq, .cut a, .expand, .copy")];
+  }
+
+  function openActions(line) {
+    addTools(line);
+    line.classList.add("actions-open");
+    const tools = lineTools(line);
+    for (const tool of tools) tool.tabIndex = 0;
+    tools[0]?.focus();
+  }
+
+  function closeActions(line) {
+    if (!line.classList.contains("actions-open")) return;
+    line.classList.remove("actions-open");
+    for (const tool of lineTools(line)) tool.tabIndex = -1;
+  }
+
+  function linesPerPage(log, line) {
+    return Math.max(1, Math.floor(log.clientHeight / Math.max(line.offsetHeight, 1)) - 1);
+  }
+
+  function moveFrom(line, key) {
+    const log = logOf();
+    const lines = log.children;
+    const index = Array.prototype.indexOf.call(lines, line);
+    const step = linesPerPage(log, line);
+    const to = {
+      ArrowDown: index + 1,
+      ArrowUp: index - 1,
+      PageDown: index + step,
+      PageUp: index - step,
+      Home: 0,
+    }[key];
+    const target = lines[Math.max(0, Math.min(lines.length - 1, to))];
+    if (target && target !== line) focusLine(target);
+  }
+
+  // Tab and Shift+Tab out of the log go straight to what lies after it or before it. Left to the browser, a
+  // Shift+Tab across the list walks all its lines, and with content-visibility each one not in view is laid out to
+  // learn whether it takes focus: seconds for 2,000 lines (measured in Chromium, issue 19).
+  function leaveLog(forward) {
+    const next = forward
+      ? [document.getElementById("new-lines"), document.getElementById("keys-toggle")].find((b) => b && !b.hidden)
+      : document.querySelector(".skip-link");
+    next?.focus();
+  }
+
+  function onTab(event) {
+    const target = event.target;
+    const forward = !event.shiftKey;
+    const line = target.closest("#log > li");
+    if (line) {
+      const tools = line.classList.contains("actions-open") ? lineTools(line) : [];
+      const at = target === line ? -1 : tools.indexOf(target);
+      const to = forward ? at + 1 : at - 1;
+      if (to >= 0 && to < tools.length) tools[to].focus();
+      else if (!forward && to === -1) line.focus();
+      else leaveLog(forward);
+      return true;
+    }
+    // Into the log from just before or just after it: its tab stop, not a walk across its lines.
+    const newLines = document.getElementById("new-lines");
+    const afterLog = target === newLines || ((target.id === "keys-toggle" || target.id === "after-log") && newLines?.hidden !== false);
+    if (forward ? target.matches(".skip-link") : afterLog) {
+      const log = logOf();
+      const stop = currentLine(log) ?? log;
+      stop.focus();
+      return true;
+    }
+    return false;
+  }
+
+  function onLineKey(event, line) {
+    const key = event.key;
+    if (["ArrowDown", "ArrowUp", "PageDown", "PageUp", "Home"].includes(key)) {
+      moveFrom(line, key);
+    } else if (key === "End") {
+      jumpToTail();
+      focusLine(logOf().lastElementChild);
+    } else if (key === "Enter" || key === " ") {
+      openActions(line);
+    } else if (key === "c") {
+      addTools(line);
+      copyLine(line.querySelector(".copy"));
+    } else if (key === "j") {
+      addTools(line);
+      const expand = line.querySelector(".expand");
+      if (expand) toggleJson(expand);
+      else say(`Line ${line.dataset.seq} holds no JSON to indent.`);
+    } else if (key === "Escape") {
+      document.getElementById("after-log")?.focus();
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  // ---- The keys, on the page (`?`) ----
+
+  let keysOpener = null;
+
+  function showKeys(show) {
+    const panel = document.getElementById("log-keys");
+    const toggle = document.getElementById("keys-toggle");
+    if (!panel || !toggle) return;
+    panel.hidden = !show;
+    toggle.setAttribute("aria-expanded", String(show));
+    if (show) {
+      keysOpener = document.activeElement;
+      panel.focus();
+    } else if (panel.contains(document.activeElement) || document.activeElement === document.body) {
+      (keysOpener?.isConnected ? keysOpener : toggle).focus();
+    }
+  }
+
+  document.addEventListener("click", (event) => {
+    if (event.target instanceof Element && event.target.closest("#keys-toggle")) {
+      showKeys(document.getElementById("log-keys")?.hidden ?? false);
+    }
+  });
+
   document.addEventListener("keydown", (event) => {
-    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    const log = logOf();
+    if (!log) return;
+    const keys = document.getElementById("log-keys");
+    if (event.key === "Escape") {
+      const line = target instanceof Element ? target.closest("#log > li") : null;
+      if (keys && !keys.hidden) showKeys(false);
+      else if (line && line.classList.contains("actions-open")) {
+        closeActions(line);
+        line.focus();
+      } else if (line) onLineKey(event, line);
+      else if (target instanceof Element && target.closest("#filters")) {
+        const line = lineToFocus(log);
+        if (line) focusLine(line);
+        else log.focus();
+      }
+      else return;
+      event.preventDefault();
+      return;
+    }
+    if (event.key === "Tab" && target instanceof Element && onTab(event)) {
+      event.preventDefault();
+      return;
+    }
+    if (typing(target)) return;
+    if (target instanceof Element && target.matches("#log > li") && onLineKey(event, target)) {
+      event.preventDefault();
+      return;
+    }
+    if (target === log && ["ArrowDown", "ArrowUp", "PageDown", "PageUp", "Home"].includes(event.key)) {
+      const line = lineToFocus(log);
+      if (line) {
+        event.preventDefault();
+        focusLine(line);
+      }
+      return;
+    }
     const search = document.getElementById("filter-q");
     if (event.key === "/" && search) {
       event.preventDefault();
       search.closest("details")?.setAttribute("open", ""); // folded on a phone
       search.focus();
       search.select();
-    } else if (event.key === "End" && logOf()) {
+    } else if (event.key === "?") {
+      event.preventDefault();
+      showKeys(keys?.hidden ?? false);
+    } else if (event.key === "End" && !(target instanceof Element && target.closest("#log"))) {
       event.preventDefault();
       jumpToTail();
     }
+  });
+
+  // ---- The job's state, said politely when it changes; a desktop notice, if asked for, when it ends hidden ----
+
+  const ENDED = new Set(["succeeded", "failed", "cancelled", "timed_out", "interrupted"]);
+  const STATE_WORDS = {
+    succeeded: "The job succeeded.",
+    failed: "The job failed",
+    cancelled: "The job was cancelled.",
+    timed_out: "The job timed out",
+    interrupted: "The job was interrupted",
+    input_required: "The server asks you a question: it is above the log.",
+  };
+
+  function announceState() {
+    const region = document.getElementById("job-announcer");
+    const badge = document.getElementById("state-badge");
+    if (!region || !badge) return;
+    const state = badge.dataset.state;
+    if (state === region.dataset.announcedState) return;
+    region.dataset.announcedState = state;
+    const words = STATE_WORDS[state];
+    if (!words) return;
+    const error = document.querySelector("#job-status .error")?.textContent.trim().slice(0, 200);
+    const text = words.endsWith(".") ? words : `${words}${error ? `: ${error}` : "."}`;
+    region.textContent = text;
+    if (ENDED.has(state)) notifyEnd(text);
+  }
+
+  const NOTIFY_KEY = "mcp-live:notify-end";
+
+  function notifyWanted(jobId) {
+    return sessionStorage.getItem(`${NOTIFY_KEY}:${jobId}`) === "yes";
+  }
+
+  function notifyEnd(text) {
+    const jobId = logOf()?.dataset.jobId;
+    if (!jobId || !notifyWanted(jobId) || document.visibilityState !== "hidden") return;
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    const tool = document.getElementById("timing")?.dataset.tool ?? "";
+    new Notification(`MCP Live: job ${jobId} ended`, { body: `${tool}: ${text}`, tag: `job-${jobId}` });
+  }
+
+  // Asked on the reader's press only, never on load.
+  async function askToNotify(button) {
+    const jobId = logOf()?.dataset.jobId;
+    if (!jobId) return;
+    const wanted = button.getAttribute("aria-pressed") !== "true";
+    let granted = Notification.permission === "granted";
+    if (wanted && !granted) granted = (await Notification.requestPermission()) === "granted";
+    const on = wanted && granted;
+    sessionStorage.setItem(`${NOTIFY_KEY}:${jobId}`, on ? "yes" : "no");
+    button.setAttribute("aria-pressed", String(on));
+    button.textContent = on ? "You will be notified when it ends (press to stop)" : "Notify me when it ends";
+    if (wanted && !granted) say("Notifications are blocked in this browser: the tab's title shows the end instead.");
+  }
+
+  document.addEventListener("click", (event) => {
+    const button = event.target instanceof Element ? event.target.closest("#notify-end") : null;
+    if (button) askToNotify(button);
   });
 
   // ---- Search matches, marked in the lines ----
@@ -461,6 +755,7 @@
     button.nextElementSibling.textContent = since ? "(press for the UTC clock)" : "(press for the time since the job started)";
     localStorage.setItem(TIME_MODE_KEY, since ? "since-start" : "clock");
     showTimes(log.children);
+    if (following) followTail(log); // the lines' widths changed, not the reader's mind
   }
 
   document.addEventListener("click", (event) => {
@@ -496,6 +791,14 @@
   document.addEventListener("DOMContentLoaded", () => {
     const log = logOf();
     if (!log) return;
+    const notify = document.getElementById("notify-end");
+    if (notify && "Notification" in window && Notification.permission !== "denied") {
+      notify.hidden = false;
+      if (notifyWanted(log.dataset.jobId) && Notification.permission === "granted") {
+        notify.setAttribute("aria-pressed", "true");
+        notify.textContent = "You will be notified when it ends (press to stop)";
+      }
+    }
     if (localStorage.getItem(TIME_MODE_KEY) === "since-start") setTimeMode(true);
     markMatches(log.children);
     if (location.hash.startsWith("#seq-")) goToLine();

@@ -60,31 +60,75 @@ class AnswerRequest(BaseModel):
     )
 
 
-def event_filter(
-    levels: Annotated[
-        list[str], Query(description="Comma list (or the parameter repeated): log lines of these levels only.")
-    ] = [],  # noqa: B006 - FastAPI copies its defaults
-    kinds: Annotated[list[str], Query(description="Comma list (or repeated): events of these kinds only.")] = [],  # noqa: B006
-    logger: Annotated[
-        str, Query(max_length=500, description="A logger, and the loggers below it (a.b takes a.b.c).")
-    ] = "",
-    q: Annotated[str, Query(max_length=500, description="Case-insensitive text in data, logger or message.")] = "",
-    regex: Annotated[bool, Query(description="q is a regular expression (RE2 syntax).")] = False,
-) -> EventFilter:
-    """The filters of a log view, as query parameters: the same on the pages, the streams, the API and the
-    downloads."""
+def read_filter(
+    levels: list[str], kinds: list[str], logger: str, q: str, regex: bool, min_level: str = ""
+) -> tuple[EventFilter, list[str]]:
+    """The filters of a log view from its query parameters, and what is wrong with them: each part that is wrong
+    (an unknown level, a pattern RE2 cannot run) is left out of the filter and said in the list."""
+    errors: list[str] = []
     chosen_levels = tuple(dict.fromkeys(level for text in levels for level in text.split(",") if level))
     chosen_kinds = tuple(dict.fromkeys(kind for text in kinds for kind in text.split(",") if kind))
     for name, chosen, known in (("levels", chosen_levels, LEVELS), ("kinds", chosen_kinds, KINDS)):
         unknown = [value for value in chosen if value not in known]
         if unknown:
-            raise HTTPException(422, f"{name}: {', '.join(map(repr, unknown))} is not one of {', '.join(known)}.")
+            errors.append(f"{name}: {', '.join(map(repr, unknown))} is not one of {', '.join(known)}.")
+    if min_level and min_level not in LEVELS:
+        errors.append(f"min_level: {min_level!r} is not one of {', '.join(LEVELS)}.")
+        min_level = ""
     if q and regex:
         try:
             pattern(q)
         except BadPattern as exc:
-            raise HTTPException(422, str(exc)) from None
-    return EventFilter(chosen_levels, chosen_kinds, logger or None, q or None, regex=bool(q) and regex)
+            errors.append(str(exc))
+            q = ""
+    only = EventFilter(
+        tuple(level for level in chosen_levels if level in LEVELS),
+        tuple(kind for kind in chosen_kinds if kind in KINDS),
+        logger or None,
+        q or None,
+        regex=bool(q) and regex,
+        min_level=min_level or None,
+    )
+    return only, errors
+
+
+LevelsQuery = Annotated[
+    list[str], Query(description="Comma list (or the parameter repeated): log lines of these levels only.")
+]
+KindsQuery = Annotated[list[str], Query(description="Comma list (or repeated): events of these kinds only.")]
+LoggerQuery = Annotated[
+    str,
+    Query(
+        max_length=500,
+        description="A logger, and the loggers below it, by whole dotted segments (a.b takes a.b and a.b.c, not a.bc).",
+    ),
+]
+SearchQuery = Annotated[str, Query(max_length=500, description="Case-insensitive text in data, logger or message.")]
+RegexQuery = Annotated[bool, Query(description="q is a regular expression (RE2 syntax).")]
+MinLevelQuery = Annotated[
+    str,
+    Query(
+        max_length=20,
+        description="Log lines at this level or more severe only (debug < info < notice < warning < error < "
+        "critical < alert < emergency): `warning` takes warning and worse. Combines with the others (AND).",
+    ),
+]
+
+
+def event_filter(
+    levels: LevelsQuery = [],  # noqa: B006 - FastAPI copies its defaults
+    kinds: KindsQuery = [],  # noqa: B006
+    logger: LoggerQuery = "",
+    q: SearchQuery = "",
+    regex: RegexQuery = False,
+    min_level: MinLevelQuery = "",
+) -> EventFilter:
+    """The filters of a log view, as query parameters: the same on the pages, the streams, the API and the
+    downloads. A wrong one is a 422 that says why."""
+    only, errors = read_filter(levels, kinds, logger, q, regex, min_level)
+    if errors:
+        raise HTTPException(422, " ".join(errors))
+    return only
 
 
 FilterDep = Annotated[EventFilter, Depends(event_filter)]
@@ -98,6 +142,7 @@ def filter_query(only: EventFilter) -> str:
         "logger": only.logger or "",
         "q": only.q or "",
         "regex": "1" if only.regex else "",
+        "min_level": only.min_level or "",
     }
     return urlencode({name: value for name, value in pairs.items() if value})
 

@@ -6,7 +6,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, cast
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -15,8 +15,19 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from webapp.api import FilterDep, filter_query, find_job
-from webapp.events import LEVELS, MAX_SEQ, Job, JobState, LogLevel
+from webapp.api import (
+    FilterDep,
+    KindsQuery,
+    LevelsQuery,
+    LoggerQuery,
+    MinLevelQuery,
+    RegexQuery,
+    SearchQuery,
+    filter_query,
+    find_job,
+    read_filter,
+)
+from webapp.events import KINDS, LEVELS, MAX_SEQ, Job, JobState, LogLevel
 from webapp.mcp_link import HttpTarget
 from webapp.questions import InvalidAnswer, answer
 from webapp.rendering import example_arguments
@@ -88,10 +99,11 @@ async def index(
 ) -> Response:
     """The start form and the recent jobs (filtered by `state` and `tool`); `?from=JOB` fills the form with that
     job's settings (Edit and run); `?server=NAME` starts the form on that server."""
-    form = form_of(await find_job(services, from_job)) if from_job else None
+    copied = await find_job(services, from_job) if from_job else None
+    form = form_of(copied) if copied else None
     if form is None and server:
         form = default_form(services, server)
-    return await render_index(request, services, form=form, view=view)
+    return await render_index(request, services, form=form, view=view, copied_from=copied)
 
 
 async def render_index(
@@ -103,9 +115,11 @@ async def render_index(
     field_errors: dict[str, str] | None = None,
     status_code: int = 200,
     view: JobsView | None = None,
+    copied_from: Job | None = None,
 ) -> Response:
     view = view or JobsView()
     context = {**start_form_context(services, form, error, field_errors=field_errors), **await view.context(services)}
+    context["copied_from"] = copied_from  # Edit and run: the form says what it took from that job
     context["states"] = [state.value for state in JobState]
     return services.templates.TemplateResponse(request, "index.html", context, status_code=status_code)
 
@@ -281,11 +295,40 @@ def parse_seconds(label: str, text: str) -> float | None:
     return seconds
 
 
+@dataclass(frozen=True, slots=True)
+class LogView:
+    """A job page's filters as asked for: those that apply, what is wrong with the others, and the search as typed
+    (a pattern RE2 cannot run is shown back in its box, with the reason beside it, and applies no filter)."""
+
+    only: EventFilter
+    error: str | None = None
+    q: str = ""
+    regex: bool = False
+
+
+def log_view(
+    levels: LevelsQuery = [],  # noqa: B006 - FastAPI copies its defaults
+    kinds: KindsQuery = [],  # noqa: B006
+    logger: LoggerQuery = "",
+    q: SearchQuery = "",
+    regex: RegexQuery = False,
+    min_level: MinLevelQuery = "",
+) -> LogView:
+    only, errors = read_filter(levels, kinds, logger, q, regex, min_level)
+    return LogView(only, " ".join(errors) or None, q, regex and bool(q))
+
+
+LogViewDep = Annotated[LogView, Depends(log_view)]
+
+
 @router.get("/jobs/{job_id}")
-async def job_page(request: Request, job_id: str, services: ServicesDep, only: FilterDep) -> Response:
-    """A job, live; with filters (`levels`, `kinds`, `logger`, `q`, `regex`), only the lines they let through,
-    in the page and in its stream alike."""
-    return await render_job(request, services, await find_job(services, job_id), only)
+async def job_page(request: Request, job_id: str, services: ServicesDep, view: LogViewDep) -> Response:
+    """A job, live; with filters (`levels`, `min_level`, `kinds`, `logger`, `q`, `regex`), only the lines they let
+    through, in the page and in its stream alike. A filter that is wrong (a bad pattern) keeps the page: a 422
+    with the job, the other filters and the log, and the reason beside the search box."""
+    job = await find_job(services, job_id)
+    extra = {"filter_error": view.error, "typed_q": view.q, "typed_regex": view.regex}
+    return await render_job(request, services, job, view.only, extra, status_code=422 if view.error else 200)
 
 
 async def render_job(
@@ -319,6 +362,13 @@ async def render_job(
         "now": time.time(),  # the page's clock, against which app.js measures elapsed time
         "only": only,
         "filter_query": filter_query(only),
+        # One click to warning and worse, with the other filters kept (the levels above it said as a minimum).
+        "warning_query": filter_query(replace(only, min_level="warning")),
+        # One click to the log without its progress lines (the bar shows progress): every other kind.
+        "no_progress_query": filter_query(replace(only, kinds=tuple(k for k in KINDS if k != "progress"))),
+        "filter_error": None,
+        "typed_q": only.q or "",
+        "typed_regex": only.regex,
         "counts": await counts_of(services.store, job),
         "matching": matching,
         **(extra or {}),
@@ -427,29 +477,44 @@ async def server_status(request: Request, services: ServicesDep) -> Response:
 
 
 @router.get("/servers/{name}")
-async def server_page(request: Request, name: str, services: ServicesDep) -> Response:
-    """One server: where it is, whether it answers, who it says it is, what it can do and its tools."""
+async def server_page(request: Request, name: str, services: ServicesDep, view: LogViewDep) -> Response:
+    """One server: where it is, whether it answers, who it says it is, what it can do and its tools; and its lines
+    outside jobs, with the filters of a job's log (`levels`, `min_level`, `kinds`, `logger`, `q`, `regex`)."""
     monitor = services.servers.get(name)
     if monitor is None:
         raise HTTPException(404, f"No server named {name!r}.")
     max_lines = services.settings.max_lines
     last = await services.store.last_server_seq(name)
-    first = max(0, last - max_lines)  # the newest lines; the stream goes on after them
-    events = await services.store.server_events_after(name, first, max_lines)
+    only = view.only
+    if only:
+        # A server keeps a bounded number of lines (--max-server-lines): the matching ones are read whole, and
+        # the newest shown; the stream goes on after the last line kept.
+        matching = await services.store.server_events_after(name, 0, services.settings.max_server_lines, only)
+        events, hidden, after = matching[-max_lines:], max(0, len(matching) - max_lines), last
+    else:
+        first = max(0, last - max_lines)  # the newest lines; the stream goes on after them
+        events = await services.store.server_events_after(name, first, max_lines)
+        hidden, after = first, events[-1].seq if events else first
     context = {
         "server": services.monitor.status,
         "shown": monitor.status,
         "listener": services.listeners.get(name),
         "events": events,
-        "after": events[-1].seq if events else first,
-        "hidden": first,
+        "after": after,
+        "hidden": hidden,
         "max_lines": max_lines,
         "events_url": f"/api/servers/{name}/events/",
+        "only": only,
+        "filter_query": filter_query(only),
+        "filter_error": view.error,
+        "typed_q": view.q,
+        "typed_regex": view.regex,
         "signs_in": isinstance(monitor.target, HttpTarget),
         "server_signed_in": await services.desk.is_signed_in(name) if isinstance(monitor.target, HttpTarget) else False,
         "tokens_in_the_clear": services.desk.tokens_in_the_clear,
     }
-    return services.templates.TemplateResponse(request, "server.html", context)
+    status_code = 422 if view.error else 200
+    return services.templates.TemplateResponse(request, "server.html", context, status_code=status_code)
 
 
 @router.post("/servers/{name}/sign-in")

@@ -181,14 +181,16 @@ async def server_events(
     name: str,
     request: Request,
     services: Annotated[Services, Depends(get_services)],
+    only: FilterDep,
     after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="Start after this seq.")] = 0,
 ) -> EventSourceResponse:
-    """The lines a server sends outside any job, live, as a job's are: resumable with Last-Event-ID."""
+    """The lines a server sends outside any job, live, as a job's are: resumable with Last-Event-ID; with filters
+    (those of the server's page), only the lines they let through."""
     if services.servers.get(name) is None:
         raise HTTPException(404, f"No server named {name!r}.")
     shutdown = anyio.Event()
     return EventSourceResponse(
-        follow_server(services, name, resume_point(request, after), shutdown),
+        follow_server(services, name, resume_point(request, after), shutdown, only),
         sep="\n",
         ping=15,
         shutdown_event=shutdown,
@@ -196,13 +198,16 @@ async def server_events(
     )
 
 
-async def follow_server(services: Services, name: str, cursor: int, shutdown: anyio.Event) -> AsyncIterator[bytes]:
-    """A server's log is quiet beside a job's: each viewer reads the store itself when there is news."""
+async def follow_server(
+    services: Services, name: str, cursor: int, shutdown: anyio.Event, only: EventFilter | None = None
+) -> AsyncIterator[bytes]:
+    """A server's log is quiet beside a job's: each viewer reads the store itself when there is news (with its
+    filter in the store's SQL)."""
     events_url = f"/api/servers/{name}/events/"
     while not (shutdown.is_set() or services.hub.closing.is_set()):
         news = services.hub.watch(server_topic(name))
         try:
-            events = await services.store.server_events_after(name, cursor, READ_EVENTS)
+            events = await services.store.server_events_after(name, cursor, READ_EVENTS, only or None)
         except StoreUnavailable as exc:
             log.warning("stream of server %s ended: %s", name, exc)
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 
@@ -65,9 +66,15 @@ def test_bad_filters_are_explained(client: httpx.Client) -> None:
     follow(client, job_id)
     for params, message in (
         ({"levels": "loud"}, "levels: 'loud' is not one of debug"),
+        ({"min_level": "loud"}, "min_level: 'loud' is not one of debug"),
         ({"q": "a(", "regex": "1"}, "q is not a regular expression this dashboard can run"),
     ):
-        for path in (f"/jobs/{job_id}", f"/jobs/{job_id}/events", f"/api/jobs/{job_id}/events"):
+        for path in (f"/jobs/{job_id}/events", f"/api/jobs/{job_id}/events", f"/api/jobs/{job_id}/export"):
             response = client.get(path, params=params)
             assert response.status_code == 422, path
             assert message in response.json()["detail"]
+        # The job's page keeps itself: the job and its log, the reason beside the search box (issue 19).
+        page = client.get(f"/jobs/{job_id}", params=params, headers={"Accept": "text/html"})
+        assert page.status_code == 422
+        assert f'<p class="error filter-error" id="filter-error" role="alert">{message}' in html.unescape(page.text)
+        assert 'id="state-badge"' in page.text and 'id="seq-1"' in page.text

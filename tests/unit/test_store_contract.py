@@ -382,6 +382,11 @@ async def test_filters_run_in_the_store_and_combine(store: Store) -> None:
     assert await seqs(EventFilter(levels=("error",), q="timeout")) == [2]  # AND
     assert await seqs(EventFilter(levels=("error",)), after=2) == [6]
     assert await seqs(EventFilter(levels=("error",)), limit=1) == [2]
+    # Level and above: warning takes warning and error, never info nor a line without a level; with the others, AND.
+    assert await seqs(EventFilter(min_level="warning")) == [2, 4, 6]
+    assert await seqs(EventFilter(min_level="error")) == [2, 6]
+    assert await seqs(EventFilter(min_level="warning", logger="db")) == [2]
+    assert await seqs(EventFilter(min_level="warning", levels=("info", "error"))) == [2, 6]
     # A regular expression, any case, in linear time: a pattern that backtracks exponentially elsewhere is harmless.
     assert await seqs(EventFilter(q=r"time\w+ after \d+", regex=True)) == [2]
     assert await seqs(EventFilter(q="^(db|web)$", regex=True)) == [1, 6]  # the logger, whole
@@ -396,6 +401,8 @@ async def test_filters_run_in_the_store_and_combine(store: Store) -> None:
         EventFilter(q=r"time\w+ after \d+", regex=True),
         EventFilter(q="^(db|web)$", regex=True),
         EventFilter(levels=("error",), q="timeout"),
+        EventFilter(min_level="warning"),
+        EventFilter(min_level="warning", logger="db"),
     ):
         assert [e.seq for e in events if only.matches(e)] == await seqs(only), only
 
@@ -407,6 +414,7 @@ async def test_filters_run_in_the_store_and_combine(store: Store) -> None:
     assert counts.by_kind == {"log": 3, "progress": 1, "notification": 1}
     assert await store.count_matching("f", 5, EventFilter(q="timeout")) == 2
     assert await store.count_matching("f", 6, EventFilter(levels=("error",))) == 2
+    assert await store.count_matching("f", 6, EventFilter(min_level="warning")) == 3
     # A job kept without its counts (from before they were kept) is counted from its events.
     stored = await store.get_job("f")
     assert stored is not None and not stored.kind_counts

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import re2
 
-from webapp.events import Event, Job, JobState, Question, TaskInfo, json_text
+from webapp.events import LEVELS, Event, Job, JobState, Question, TaskInfo, json_text
 from webapp.hub import JOBS, Hub, job_topic
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -50,7 +50,9 @@ CANCELLED_BEFORE_START = "cancelled by the user before it started"
 class EventFilter:
     """Which events to read, run in the store's SQL so that it works on a job of any size. Parts combine with AND.
 
-    `levels`: log lines of these levels only (events without a level drop out). `kinds`: these kinds only.
+    `levels`: log lines of these levels only (events without a level drop out). `min_level`: log lines at this level
+    or more severe (syslog order: debug < info < ... < emergency); with `levels`, both must hold. `kinds`: these
+    kinds only.
     `logger`: that logger or one below it (`demo` takes `demo` and `demo.job`). `q`: case-insensitive text in the
     line's data, logger or progress message; with `regex`, a regular expression (RE2's syntax, which runs in linear
     time: no pattern can stall the store; see `pattern`)."""
@@ -60,9 +62,15 @@ class EventFilter:
     logger: str | None = None
     q: str | None = None
     regex: bool = False
+    min_level: str | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.levels or self.kinds or self.logger or self.q)
+        return bool(self.levels or self.kinds or self.logger or self.q or self.min_level)
+
+    @property
+    def severe_enough(self) -> tuple[str, ...]:
+        """The levels `min_level` lets through (all of them without one)."""
+        return LEVELS[LEVELS.index(self.min_level) :] if self.min_level in LEVELS else LEVELS
 
     def sql(self, mark: str, like: str, regexp: str) -> tuple[str, list[Any]]:
         """` AND ...` to add to a WHERE, and its parameters; `mark` is the driver's placeholder, `like` the
@@ -73,6 +81,9 @@ class EventFilter:
         if self.levels:
             parts.append(f"kind='log' AND level IN ({', '.join([mark] * len(self.levels))})")
             params += self.levels
+        if self.min_level:
+            parts.append(f"kind='log' AND level IN ({', '.join([mark] * len(self.severe_enough))})")
+            params += self.severe_enough
         if self.kinds:
             parts.append(f"kind IN ({', '.join([mark] * len(self.kinds))})")
             params += self.kinds
@@ -94,6 +105,8 @@ class EventFilter:
     def matches(self, event: Event) -> bool:
         """The same test in Python, for a line on its way to a filtered live view."""
         if self.levels and not (event.kind == "log" and event.level in self.levels):
+            return False
+        if self.min_level and not (event.kind == "log" and event.level in self.severe_enough):
             return False
         if self.kinds and event.kind not in self.kinds:
             return False
