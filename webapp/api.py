@@ -280,6 +280,37 @@ async def get_event(job_id: str, seq: Annotated[int, Path(ge=1, le=MAX_SEQ)], se
     return events[0].to_json()
 
 
+AROUND_MOST = 500  # events on each side of an "around" window, at most
+
+
+@router.get("/jobs/{job_id}/events/{seq}/around")
+async def events_around(
+    job_id: str,
+    seq: Annotated[int, Path(ge=1, le=MAX_SEQ)],
+    services: ServicesDep,
+    only: FilterDep,
+    before: Annotated[int, Query(ge=0, le=AROUND_MOST, description="Events before `seq`, at most.")] = 50,
+    after: Annotated[int, Query(ge=0, le=AROUND_MOST, description="Events after `seq`, at most.")] = 50,
+) -> dict[str, Any]:
+    """The events around `seq` that the filters let through (`seq` itself among them, if they let it through):
+    a window on the log that a permalink opens (issue 18). `more_before`/`more_after`: the view goes on past it.
+    A seq the job does not have is a 404."""
+    job = await find_job(services, job_id)
+    store = services.store
+    if seq > job.last_seq or not (found := await store.events_after(job_id, seq - 1, 1)) or found[0].seq != seq:
+        raise HTTPException(404, f"Job {job_id} has no event {seq} (its events are 1 to {job.last_seq}).")
+    older = await store.events_before(job_id, seq, before + 1, only) if before else []
+    newer = await store.events_after(job_id, seq - 1, after + 2, only)
+    at = newer[:1] if newer and newer[0].seq == seq else []
+    newer = newer[len(at) :]
+    return {
+        "seq": seq,
+        "events": [e.to_json() for e in [*older[max(0, len(older) - before) :], *at, *newer[:after]]],
+        "more_before": len(older) > before,
+        "more_after": len(newer) > after,
+    }
+
+
 @router.get("/servers")
 async def list_servers(services: ServicesDep, refresh: RefreshQuery = False) -> list[dict[str, Any]]:
     """Every configured server's status as last checked, in the config's order (`POST /api/servers/refresh` checks

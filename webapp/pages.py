@@ -27,7 +27,7 @@ from webapp.api import (
     find_job,
     read_filter,
 )
-from webapp.events import KINDS, LEVELS, MAX_SEQ, Job, JobState, LogLevel
+from webapp.events import KINDS, LEVELS, MAX_SEQ, Event, Job, JobState, LogLevel
 from webapp.mcp_link import HttpTarget
 from webapp.questions import InvalidAnswer, answer
 from webapp.rendering import example_arguments
@@ -415,27 +415,74 @@ async def answer_from_page(request: Request, job_id: str, key: str, services: Se
     return await render_job(request, services, job, EventFilter(), extra, status_code=status_code)
 
 
-OLDER_PAGE = 500  # lines a "load older lines" brings
+OLDER_PAGE = 500  # lines a "load older lines" (or newer, or a window around a line) brings
 
 
 @router.get("/jobs/{job_id}/lines")
-async def older_lines(
+async def log_lines(
     request: Request,
     job_id: str,
     services: ServicesDep,
     only: FilterDep,
-    before: Annotated[int, Query(ge=1, le=MAX_SEQ, description="Lines before this seq.")],
+    before: Annotated[int | None, Query(ge=1, le=MAX_SEQ, description="Lines before this seq.")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_SEQ, description="Lines after this seq.")] = None,
+    around: Annotated[int | None, Query(ge=1, le=MAX_SEQ, description="Lines around this seq.")] = None,
     limit: Annotated[int, Query(ge=1, le=OLDER_PAGE)] = OLDER_PAGE,
 ) -> Response:
-    """The lines of the view before `before`, newest `limit` of them, as the log's HTML: what "load older lines"
-    puts above the first line shown. `X-More-Lines: 1` when there are older ones still."""
-    await find_job(services, job_id)
-    events = await services.store.events_before(job_id, before, limit + 1, only)
-    more = len(events) > limit
-    context = {"events": events[-limit:] if more else events}
-    response = services.templates.TemplateResponse(request, "partials/_log_lines.html", context)
-    response.headers["X-More-Lines"] = "1" if more else "0"
+    """A part of the view's lines as the log's HTML, for a log that holds a window of the job (issue 18): with
+    `before`, the newest `limit` lines before it (what "load older lines" puts above the first line shown); with
+    `after`, the oldest `limit` after it (below the last, or in a skipped-lines marker's place); with `around`, a
+    window of `limit` lines centred on it (a permalink). `X-More-Lines: 1` when there are more on the side read
+    towards (before: older; after: newer); `X-Lines-Before`: how many lines of the view come before the first one
+    sent; with `around`, `X-More-After` too. A seq that the job does not have is a 404."""
+    job = await find_job(services, job_id)
+    asked = [name for name, value in (("before", before), ("after", after), ("around", around)) if value is not None]
+    if len(asked) != 1:
+        raise HTTPException(422, "Give exactly one of before, after or around (a seq).")
+    store = services.store
+    headers: dict[str, str] = {}
+    if around is not None:
+        if around > job.last_seq or not await store.events_after(job_id, around - 1, 1):
+            raise HTTPException(404, f"Job {job_id} has no event {around}.")
+        events, more_before, more_after = await events_around(services, job_id, around, limit, only)
+        headers["X-More-Lines"] = "1" if more_before else "0"
+        headers["X-More-After"] = "1" if more_after else "0"
+    elif after is not None:
+        events = await store.events_after(job_id, after, limit + 1, only)
+        headers["X-More-Lines"] = "1" if len(events) > limit else "0"
+        events = events[:limit]
+    else:
+        assert before is not None
+        events = await store.events_before(job_id, before, limit + 1, only)
+        headers["X-More-Lines"] = "1" if len(events) > limit else "0"
+        events = events[-limit:]
+    if events:
+        headers["X-Lines-Before"] = str(await lines_before(services, job_id, events[0].seq, only))
+    response = services.templates.TemplateResponse(request, "partials/_log_lines.html", {"events": events})
+    response.headers.update(headers)
     return response
+
+
+async def events_around(
+    services: Services, job_id: str, seq: int, limit: int, only: EventFilter
+) -> tuple[list[Event], bool, bool]:
+    """At most `limit` events of the view centred on `seq` (it included, if the view has it); and whether the view
+    has more before them, and after."""
+    half = max(limit // 2, 1)
+    older = await services.store.events_before(job_id, seq, half + 1, only)
+    more_before = len(older) > half
+    older = older[-half:]
+    room = limit - len(older)  # a window near the job's start takes more of what follows
+    newer = await services.store.events_after(job_id, seq - 1, room + 1, only)
+    more_after = len(newer) > room
+    return [*older, *newer[:room]], more_before, more_after
+
+
+async def lines_before(services: Services, job_id: str, seq: int, only: EventFilter) -> int:
+    """How many lines of the view come before `seq`: the seq's own count without filters (seqs have no gaps)."""
+    if not only:
+        return seq - 1
+    return await services.store.count_matching(job_id, seq - 1, only)
 
 
 @router.get("/tools/arguments")
