@@ -125,8 +125,11 @@
     const old = document.getElementById("stream");
     if (!old) return;
     const url = new URL(old.getAttribute("hx-sse:connect"), location.href);
+    // Where the stream had got (log-viewer.js keeps it: the log may hold a window elsewhere in the job).
     const lines = document.querySelectorAll("#log > li[data-seq]");
-    if (lines.length) url.searchParams.set("after", lines[lines.length - 1].dataset.seq);
+    const liveSeq = document.getElementById("log")?.dataset.liveSeq;
+    if (liveSeq) url.searchParams.set("after", liveSeq);
+    else if (lines.length) url.searchParams.set("after", lines[lines.length - 1].dataset.seq);
     const fresh = document.createElement("div");
     fresh.id = "stream";
     fresh.setAttribute("hx-sse:connect", url.pathname + url.search);

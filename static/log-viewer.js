@@ -8,7 +8,14 @@
   const SEVERE = new Set(["error", "critical", "alert", "emergency"]);
   const ANNOUNCE_EVERY_MS = 5000; // a screen reader hears about severe lines at most this often
   const SCROLLED_UP_SLACK = 4; // while the reader is scrolled up, the log may hold this many times its cap
-  const FIND_PAGES = 200; // pages of older lines fetched, at most, to reach a permalink
+  // Work per frame is bounded (issue 18): the stream's lines wait in a queue and are drawn once a frame, at most
+  // this many (an estimate of what a frame can draw, measured as lines are drawn); a backlog beyond that is not
+  // drawn: its newest lines are, and a marker "N lines skipped" takes the others' place (they load from the store
+  // when it is pressed).
+  const FRAME_MS = 12; // the time a frame may spend drawing lines
+  const FRAME_LINES_MOST = 1000;
+  const FRAME_LINES_LEAST = 50;
+  const PAGE_LINES = 500; // lines one load (older, newer, skipped, around a line) brings, at most (pages.OLDER_PAGE)
 
   const logOf = () => document.getElementById("log");
 
@@ -47,13 +54,14 @@
     button.hidden = newLines === 0;
   }
 
-  function jumpToTail() {
+  async function jumpToTail() {
     const log = logOf();
     if (!log) return;
     following = true;
     readerMovedAt = 0; // a key pressed just before (PageDown, then End) must not undo this
     newLines = 0;
     showNewLines();
+    if (detached) await loadTail(log); // a window elsewhere in the job: back to the tail
     log.scrollTop = log.scrollHeight;
     followTail(log); // lines laid out late (content-visibility) may move the bottom: settle on it
   }
@@ -92,33 +100,103 @@
     { capture: true, passive: true },
   );
 
-  // ---- Keeping the log bounded ----
+  // ---- A window on the log, kept bounded ----
 
-  // At most data-max-lines lines in the DOM; the ones dropped are counted (they stay in the store and the API).
-  // While the reader is scrolled up, nothing is dropped under them, up to a generous bound; what is removed then
-  // lies above what they read, and the browser's scroll anchoring keeps their place.
-  function trimLog(log) {
+  // The log holds a window of the job's lines: at most data-max-lines while following the tail, a few times that
+  // while the reader is scrolled up or has loaded lines elsewhere in the job (issue 18). Lines beyond it are dropped
+  // from the side far from the reader: above, they are counted as earlier lines not shown; below, the window no
+  // longer reaches the tail (it is "detached": the stream's lines then stay in the store, counted, until the
+  // reader goes back to the tail or loads them). Skipped-lines markers stand for lines not drawn.
+  let detached = false;
+  let liveSeq = 0; // the last event the stream has told this page of (its messages' ids)
+  const markersOf = (log) => log.getElementsByClassName("skipped");
+  const isMarker = (element) => element.classList.contains("skipped");
+  const firstSeqOf = (element) => Number(isMarker(element) ? element.dataset.skippedFrom : element.dataset.seq);
+  const lastSeqOf = (element) => Number(isMarker(element) ? element.dataset.skippedTo : element.dataset.seq);
+
+  function lastDrawn(log) {
+    const last = log.lastElementChild;
+    return last ? lastSeqOf(last) : 0;
+  }
+
+  function shownLines(log) {
+    return log.childElementCount - markersOf(log).length;
+  }
+
+  function skippedLines(log) {
+    let count = 0;
+    for (const marker of markersOf(log)) count += Number(marker.dataset.skipped) || 0;
+    return count;
+  }
+
+  function windowLimit(log) {
     const max = Number(log.dataset.maxLines) || 2000;
-    const limit = following ? max : max * SCROLLED_UP_SLACK;
-    const excess = log.children.length - limit;
+    return following && !detached ? max : max * SCROLLED_UP_SLACK;
+  }
+
+  // `side`: where to drop lines from ("top", "bottom"), or the element the reader is at (the far side then).
+  // `loaded`: lines the reader asked for came in; the window is then the generous one.
+  function trimWindow(log, side = "top", loaded = false) {
+    const limit = loaded ? (Number(log.dataset.maxLines) || 2000) * SCROLLED_UP_SLACK : windowLimit(log);
+    const excess = log.childElementCount - limit;
     if (excess <= 0) return;
+    if (side instanceof Element) {
+      const at = Array.prototype.indexOf.call(log.children, side);
+      side = at >= log.childElementCount / 2 ? "top" : "bottom";
+    }
     const current = currentLine(log);
     const hadFocus = current !== null && current.contains(document.activeElement);
+    const fromTop = side === "top";
+    const start = fromTop ? 0 : log.childElementCount - excess;
+    let dropped = 0;
+    for (let index = start; index < start + excess; index += 1) {
+      const element = log.children[index];
+      dropped += isMarker(element) ? Number(element.dataset.skipped) || 0 : 1;
+    }
     const range = document.createRange();
-    range.setStartBefore(log.firstElementChild);
-    range.setEndBefore(log.children[excess]);
+    range.setStartBefore(log.children[start]);
+    range.setEndAfter(log.children[start + excess - 1]);
     range.deleteContents();
-    addHidden(excess);
+    if (fromTop) addHidden(dropped);
+    else detached = true;
     if (current && !current.isConnected) keepTabStop(log, hadFocus);
+    showWindow();
+  }
+
+  function trimLog(log) {
+    trimWindow(log, "top");
   }
 
   function addHidden(count) {
     const notice = document.getElementById("hidden-lines");
     if (!notice) return;
-    const hidden = Math.max(0, (Number(notice.dataset.hidden) || 0) + count);
+    setHidden((Number(notice.dataset.hidden) || 0) + count);
+  }
+
+  function setHidden(count) {
+    const notice = document.getElementById("hidden-lines");
+    if (!notice) return;
+    const hidden = Math.max(0, count);
     notice.dataset.hidden = String(hidden);
     notice.querySelector(".count").textContent = String(hidden);
     notice.hidden = hidden === 0;
+  }
+
+  // Lines of the view after the window, while it does not reach the tail: what is neither above it, in it, nor in
+  // a marker.
+  function showWindow() {
+    const notice = document.getElementById("newer-lines");
+    const log = logOf();
+    const view = document.getElementById("view-counts");
+    if (!notice || !log) return;
+    let later = 0;
+    if (detached && view) {
+      const hidden = Number(document.getElementById("hidden-lines")?.dataset.hidden) || 0;
+      later = Math.max(0, Number(view.dataset.matching) - hidden - shownLines(log) - skippedLines(log));
+    }
+    notice.dataset.newer = String(later);
+    notice.querySelector(".count").textContent = String(later);
+    notice.hidden = !detached;
   }
 
   // ---- Counts: shown, matching, and each filter toggle's ----
@@ -127,7 +205,7 @@
     const log = logOf();
     const view = document.getElementById("view-counts");
     if (!log || !view) return;
-    view.querySelector(".shown").textContent = String(log.children.length);
+    view.querySelector(".shown").textContent = String(shownLines(log));
     const live = document.getElementById("live-counts");
     if (live?.dataset.levels) {
       const levels = JSON.parse(live.dataset.levels);
@@ -142,7 +220,7 @@
       const total = view.querySelector(".total");
       if (total) total.textContent = live.dataset.total;
     }
-    // Every line the stream brings is one the view's filters let through.
+    // Every line the stream brings (drawn or skipped) is one the view's filters let through.
     const matching = log.dataset.filterQuery ? Number(view.dataset.matching) + appended : Number(view.dataset.total);
     view.dataset.matching = String(matching);
     view.querySelector(".matching").textContent = String(matching);
@@ -154,80 +232,374 @@
     toggle.querySelector(".count").textContent = String(count);
   }
 
-  // ---- Each message of the stream ----
+  // ---- The stream's lines: queued as they come, drawn once a frame, within a budget (issue 18) ----
 
-  let lastSeqBefore = 0;
+  // htmx would swap each message's lines into the log as it comes: a page whose main thread was busy then draws a
+  // backlog of thousands that the window drops at once. Instead the lines are taken out of each message (its
+  // other parts, the bar, the status and the counts, are swapped as they come: always the newest), and drawn at
+  // the next frame: the newest of them that the frame's budget allows, and a marker in the others' place.
+  const LOG_PARTIAL = /<hx-partial hx-target="#log" hx-swap="(beforeend|innerHTML)">([\s\S]*?)<\/hx-partial>\n?/g;
+  const HIDDEN_PARTIAL = /<hx-partial hx-target="#hidden-lines" hx-swap="outerHTML">[\s\S]*?<\/hx-partial>\n?/g;
+  const LINE_SEQ = /<li id="seq-(\d+)"/g;
+  let queue = []; // {html, first, last, count, nodes}, oldest first
+  let queuedLines = 0;
+  let jumped = false; // the server skipped to its tail: the lines between are skipped
+  let flushQueued = false;
+  let msPerLine = FRAME_MS / FRAME_LINES_MOST;
+  // A page is behind when the newest line it has been sent was received by the dashboard more than BEHIND_MS ago
+  // (a main thread held busy while the browser buffered the stream). It then waits (a frame at a time, at most
+  // POSTPONE_MOST_MS) until the buffered backlog has come in, keeping only its newest lines, and jumps to the tail.
+  const BEHIND_MS = 1500;
+  const POSTPONE_MOST_MS = 1000;
+  let clockOffset = 0; // the dashboard's clock less this browser's, in ms
+  let grew = false; // lines came since the last frame
+  let postponedSince = 0;
+  let dropped = { count: 0, first: 0, last: 0 }; // lines of the queue let go while postponing
 
-  function lastSeq(log) {
-    return Number(log.lastElementChild?.dataset.seq) || 0;
+  function isBehind(entry) {
+    const at = entry.html.lastIndexOf('datetime="');
+    const received = at < 0 ? NaN : Date.parse(entry.html.slice(at + 10, entry.html.indexOf('"', at + 10)));
+    return Date.now() + clockOffset - received > BEHIND_MS;
   }
 
-  let focusInLog = false;
+  // Only the newest lines a frame can draw are kept: the others are counted, for their marker.
+  function compactQueue() {
+    let kept = 0;
+    let index = queue.length;
+    while (index > 0 && kept < FRAME_LINES_MOST) {
+      index -= 1;
+      kept += queue[index].count;
+    }
+    for (const entry of queue.slice(0, index)) {
+      dropped.count += entry.count;
+      dropped.first ||= entry.first;
+      dropped.last = entry.last;
+    }
+    queue = queue.slice(index);
+  }
 
-  document.addEventListener("htmx:sse:before:message", () => {
+  function enqueue(html, replace) {
+    if (replace) {
+      // The server jumped ahead (a viewer too far behind): what was queued lies in the gap it leaves.
+      jumped = true;
+      queue = [];
+      dropped = { count: 0, first: 0, last: 0 };
+    }
+    const seqs = [...html.matchAll(LINE_SEQ)];
+    if (!seqs.length) return;
+    const first = Number(seqs[0][1]);
+    const last = Number(seqs[seqs.length - 1][1]);
+    queue.push({ html, first, last, count: seqs.length, nodes: null });
+    queuedLines += seqs.length;
+    grew = true;
+  }
+
+  function nodesOf(entry) {
+    if (!entry.nodes) {
+      const holder = document.createElement("template");
+      holder.innerHTML = entry.html;
+      entry.nodes = [...holder.content.children];
+    }
+    return entry.nodes;
+  }
+
+  function frameLines() {
+    return Math.max(FRAME_LINES_LEAST, Math.min(FRAME_LINES_MOST, Math.floor(FRAME_MS / Math.max(msPerLine, 1e-4))));
+  }
+
+  function scheduleFlush() {
+    if (flushQueued) return;
+    flushQueued = true;
+    requestAnimationFrame(flush);
+    setTimeout(flush, 250); // a hidden tab draws no frames
+  }
+
+  document.addEventListener("htmx:sse:before:message", (event) => {
+    const message = event.detail?.message;
     const log = logOf();
-    lastSeqBefore = log ? lastSeq(log) : 0;
-    focusInLog = log !== null && log.contains(document.activeElement);
+    if (!message || message.event || !log || typeof message.data !== "string") return;
+    if (message.id && /^\d+$/.test(message.id)) {
+      liveSeq = Math.max(liveSeq, Number(message.id));
+      log.dataset.liveSeq = String(liveSeq);
+    }
+    if (message.data.includes('hx-target="#log"')) {
+      let replaced = false;
+      message.data = message.data.replace(LOG_PARTIAL, (_, swap, html) => {
+        replaced ||= swap === "innerHTML";
+        enqueue(html, swap === "innerHTML");
+        return "";
+      });
+      // Its note of hidden lines counted a log replaced; here the lines skipped get a marker instead.
+      if (replaced) message.data = message.data.replace(HIDDEN_PARTIAL, "");
+    }
+    scheduleFlush();
   });
 
-  document.addEventListener("htmx:sse:after:message", () => {
+  function flush() {
+    if (!flushQueued) return;
+    flushQueued = false;
     const log = logOf();
     if (!log) return;
-    const added = [];
-    for (let line = log.lastElementChild; line && Number(line.dataset.seq) > lastSeqBefore; line = line.previousElementSibling) {
-      added.push(line);
+    const now = performance.now();
+    if (!detached && grew && queue.length && isBehind(queue[queue.length - 1])) {
+      postponedSince ||= now;
+      if (now - postponedSince < POSTPONE_MOST_MS) {
+        grew = false;
+        compactQueue();
+        scheduleFlush();
+        return;
+      }
     }
-    added.reverse();
+    postponedSince = 0;
+    grew = false;
+    const gone = dropped;
+    dropped = { count: 0, first: 0, last: 0 };
+    const entries = queue;
+    const total = queuedLines;
+    const skippedAhead = jumped;
+    queue = [];
+    queuedLines = 0;
+    jumped = false;
+    if (detached) {
+      // A window elsewhere in the job: the stream's lines stay in the store, counted.
+      if (total) {
+        newLines += total;
+        showNewLines();
+      }
+      showCounts(total);
+      showWindow();
+      announceState();
+      return;
+    }
+    const started = performance.now();
+    const focusWasIn = log.contains(document.activeElement);
+    const floor = lastDrawn(log);
+    // Nothing twice: lines a load from the store has brought already are not drawn again.
+    const fresh = entries.filter((entry) => entry.last > floor);
+    if (fresh.length && fresh[0].first <= floor) {
+      const entry = fresh[0];
+      entry.nodes = nodesOf(entry).filter((line) => Number(line.dataset.seq) > floor);
+      entry.first = Number(entry.nodes[0].dataset.seq);
+      entry.count = entry.nodes.length;
+    }
+    // The newest lines the frame can draw; the others skipped.
+    let room = frameLines();
+    const parts = [];
+    let skipped = 0;
+    let skipFrom = 0;
+    let skipTo = 0;
+    for (let index = fresh.length - 1; index >= 0; index -= 1) {
+      const entry = fresh[index];
+      if (room >= entry.count) {
+        parts.push(nodesOf(entry));
+        room -= entry.count;
+        continue;
+      }
+      if (room > 0) {
+        const nodes = nodesOf(entry);
+        parts.push(nodes.slice(nodes.length - room));
+        skipped += nodes.length - room;
+        skipTo ||= Number(nodes[nodes.length - room - 1].dataset.seq);
+        room = 0;
+      } else {
+        skipped += entry.count;
+        skipTo ||= entry.last;
+      }
+      skipFrom = entry.first;
+    }
+    if (gone.count) {
+      skipped += gone.count;
+      skipTo ||= gone.last;
+      skipFrom = gone.first;
+    }
+    const added = parts.reverse().flat();
+    const fragment = document.createDocumentFragment();
+    const firstAdded = added.length ? Number(added[0].dataset.seq) : 0;
+    if (!log.dataset.filterQuery && (skipped || skippedAhead) && firstAdded > floor + 1) {
+      // Without filters seqs have no gaps: what lies between the last line drawn and the first one now is skipped.
+      skipFrom = floor + 1;
+      skipTo = firstAdded - 1;
+      skipped = skipTo - floor;
+    }
+    if (skipped > 0) {
+      const last = log.lastElementChild;
+      if (last && isMarker(last) && lastSeqOf(last) === skipFrom - 1) {
+        last.dataset.skippedTo = String(skipTo);
+        setSkipped(last, Number(last.dataset.skipped) + skipped);
+      } else {
+        fragment.append(skippedMarker(skipFrom, skipTo, skipped));
+      }
+    }
+    fragment.append(...added);
+    log.append(fragment);
+    if (added.length >= 20) msPerLine = 0.7 * msPerLine + 0.3 * ((performance.now() - started) / added.length);
     trimLog(log);
     if (following) followTail(log);
-    else if (added.length) {
-      newLines += added.length;
+    else if (total) {
+      newLines += total;
       showNewLines();
     }
-    showCounts(added.length);
+    showCounts(total);
     markMatches(added);
     if (sinceStart) showTimes(added);
     announce(added);
-    // The log replaced (a viewer that skipped ahead): its tab stop, and the focus if it was in it, stay in the log.
-    if (log.tabIndex === -1 && !currentLine(log)) keepTabStop(log, focusInLog && !log.contains(document.activeElement));
+    // The line that held the tab stop dropped: the stop, and the focus if it was in the log, stay in the log.
+    if (log.tabIndex === -1 && !currentLine(log)) keepTabStop(log, focusWasIn && !log.contains(document.activeElement));
+    showWindow();
     announceState();
-  });
+  }
 
-  // ---- Older lines, from the store ----
+  // ---- Skipped lines: a marker in their place, loaded from the store on a press ----
+
+  function skippedMarker(from, to, count) {
+    const marker = document.createElement("li");
+    marker.className = "skipped";
+    marker.dataset.skippedFrom = String(from);
+    marker.dataset.skippedTo = String(to);
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "load-skipped";
+    button.tabIndex = -1; // the log is one tab stop: the marker is reached as a line, and Enter loads it
+    const counted = document.createElement("span");
+    counted.className = "count";
+    const hint = document.createElement("span");
+    hint.className = "hint";
+    hint.textContent = " · load them";
+    button.append(counted, hint);
+    marker.append(button);
+    setSkipped(marker, count);
+    return marker;
+  }
+
+  function setSkipped(marker, count) {
+    marker.dataset.skipped = String(count);
+    marker.querySelector(".count").textContent = `${count} ${count === 1 ? "line" : "lines"} skipped`;
+  }
+
+  async function loadSkipped(marker) {
+    const log = logOf();
+    if (!log || !log.dataset.jobId || !marker.isConnected || marker.dataset.loading) return;
+    marker.dataset.loading = "true";
+    try {
+      const to = Number(marker.dataset.skippedTo);
+      const got = await fetchLines(log, `after=${Number(marker.dataset.skippedFrom) - 1}&limit=${PAGE_LINES}`);
+      if (!got.ok || !marker.isConnected) return;
+      const lines = got.nodes.filter((line) => Number(line.dataset.seq) <= to);
+      following = false; // the reader is at the marker: the log stays there
+      const hadStop = marker.tabIndex === 0;
+      const hadFocus = marker.contains(document.activeElement);
+      marker.before(...lines);
+      const left = Number(marker.dataset.skipped) - lines.length;
+      const done = left <= 0 || lines.length < got.nodes.length || got.headers.get("X-More-Lines") !== "1";
+      if (done) {
+        marker.remove();
+        if (hadStop && lines.length) {
+          if (hadFocus) focusLine(lines[0]);
+          else keepTabStop(log, false);
+        } else if (hadStop) keepTabStop(log, hadFocus);
+      } else {
+        marker.dataset.skippedFrom = String(Number(lines[lines.length - 1].dataset.seq) + 1);
+        setSkipped(marker, left);
+      }
+      trimWindow(log, lines[0] ?? "bottom", true);
+      showCounts(0);
+      showWindow();
+      say(`${lines.length} skipped ${lines.length === 1 ? "line" : "lines"} loaded${done ? "" : `, ${left} still skipped`}.`);
+    } finally {
+      delete marker.dataset.loading;
+    }
+  }
+
+  // ---- Lines from the store: older, newer, around a line, the tail ----
+
+  async function fetchLines(log, params) {
+    const query = log.dataset.filterQuery ? `&${log.dataset.filterQuery}` : "";
+    const response = await fetch(`/jobs/${log.dataset.jobId}/lines?${params}${query}`, {
+      headers: { Accept: "text/html" },
+    });
+    if (!response.ok) return { ok: false, status: response.status, nodes: [], headers: response.headers };
+    const holder = document.createElement("template");
+    holder.innerHTML = await response.text();
+    const nodes = [...holder.content.children];
+    if (sinceStart) showTimes(nodes);
+    markMatches(nodes);
+    return { ok: true, status: response.status, nodes, headers: response.headers };
+  }
+
+  function linesBefore(got) {
+    return got.nodes.length ? Number(got.headers.get("X-Lines-Before")) || 0 : 0;
+  }
 
   async function loadOlder() {
     const log = logOf();
     const button = document.getElementById("load-older");
-    if (!log || !button || button.disabled) return false;
+    if (!log || !button || button.disabled || !log.dataset.jobId) return false;
     const first = log.firstElementChild;
-    const before = first ? Number(first.dataset.seq) : Number.MAX_SAFE_INTEGER;
-    const query = log.dataset.filterQuery ? `&${log.dataset.filterQuery}` : "";
+    const before = first ? firstSeqOf(first) : Math.max(liveSeq, lastDrawn(log)) + 1;
     button.disabled = true;
     try {
-      const response = await fetch(`/jobs/${log.dataset.jobId}/lines?before=${before}${query}`, {
-        headers: { Accept: "text/html" },
-      });
-      if (!response.ok) return false;
-      const html = await response.text();
-      const holder = document.createElement("template");
-      holder.innerHTML = html;
-      const count = holder.content.children.length;
+      const got = await fetchLines(log, `before=${before}`);
+      if (!got.ok) return false;
       // Keep the first line where the reader sees it: the older lines go above it.
       const offset = first ? first.offsetTop - log.scrollTop : 0;
-      if (sinceStart) showTimes(holder.content.children);
-      markMatches(holder.content.children);
-      log.prepend(holder.content);
+      log.prepend(...got.nodes);
       if (first) log.scrollTop = first.offsetTop - offset;
-      addHidden(-count);
-      if (response.headers.get("X-More-Lines") === "0") addHidden(-Infinity);
+      if (got.nodes.length || !first || first.dataset.seq) setHidden(linesBefore(got));
+      if (first) trimWindow(log, "bottom", true);
       showCounts(0);
-      return count > 0;
+      showWindow();
+      return got.nodes.length > 0;
     } finally {
       button.disabled = false;
     }
   }
 
-  // ---- Permalinks: #seq-N scrolls to line N and marks it, loading it first if need be ----
+  async function loadNewer() {
+    const log = logOf();
+    const button = document.getElementById("load-newer");
+    if (!log || !button || button.disabled || !log.dataset.jobId) return;
+    button.disabled = true;
+    try {
+      const got = await fetchLines(log, `after=${lastDrawn(log)}`);
+      if (!got.ok) return;
+      log.append(...got.nodes);
+      trimWindow(log, "top", true);
+      if (got.headers.get("X-More-Lines") !== "1") await reachTail(log);
+      showCounts(0);
+      showWindow();
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // A window whose end is the store's: the lines the stream brought meanwhile are loaded too, then it follows the
+  // stream again (lines drawn twice are not: see flush).
+  async function reachTail(log) {
+    for (let tries = 0; tries < 20; tries += 1) {
+      const last = lastDrawn(log);
+      if (last >= liveSeq) break;
+      const got = await fetchLines(log, `after=${last}`);
+      if (!got.ok) return;
+      if (!got.nodes.length) break;
+      log.append(...got.nodes);
+      trimWindow(log, "top", true);
+    }
+    detached = false;
+    showWindow();
+  }
+
+  async function loadTail(log) {
+    const got = await fetchLines(log, `before=${liveSeq + 1}`);
+    if (!got.ok) return;
+    const hadFocus = log.contains(document.activeElement);
+    log.replaceChildren(...got.nodes);
+    setHidden(linesBefore(got));
+    await reachTail(log);
+    keepTabStop(log, hadFocus);
+    showCounts(0);
+  }
+
+  // ---- Permalinks: #seq-N opens the window around line N, scrolls to it and marks it ----
 
   async function goToLine() {
     const found = /^#seq-(\d+)$/.exec(location.hash);
@@ -235,9 +607,28 @@
     if (!found || !log) return;
     const seq = Number(found[1]);
     let line = document.getElementById(`seq-${seq}`);
-    for (let page = 0; !line && page < FIND_PAGES; page += 1) {
-      const first = Number(log.firstElementChild?.dataset.seq);
-      if (!(seq < first) || !(await loadOlder())) break;
+    if (!line && log.dataset.jobId) {
+      // Straight to it: the window around it, never a walk through everything after it.
+      const wasDetached = detached;
+      detached = true; // the stream's lines wait in the store meanwhile
+      const limit = Math.min(Number(log.dataset.maxLines) || 2000, PAGE_LINES);
+      const got = await fetchLines(log, `around=${seq}&limit=${limit}`);
+      if (!got.ok) {
+        detached = wasDetached;
+        showWindow();
+        say(got.status === 404 ? `This job has no line ${seq}.` : `Line ${seq} could not be loaded.`);
+        return;
+      }
+      const hadFocus = log.contains(document.activeElement);
+      following = false;
+      newLines = 0;
+      showNewLines();
+      log.replaceChildren(...got.nodes);
+      setHidden(linesBefore(got));
+      if (got.headers.get("X-More-After") !== "1") await reachTail(log);
+      keepTabStop(log, hadFocus);
+      showCounts(0);
+      showWindow();
       line = document.getElementById(`seq-${seq}`);
     }
     for (const old of log.querySelectorAll(".permalinked")) old.classList.remove("permalinked");
@@ -299,7 +690,7 @@
 
   // A line's buttons, added when it is pointed at or its permalink focused (Tab reaches them next).
   function addTools(line) {
-    if (!line || line.querySelector(".copy")) return;
+    if (!line || isMarker(line) || line.querySelector(".copy")) return;
     const data = line.querySelector(".data");
     const text = data?.textContent ?? "";
     if (/^[[{]/.test(text) && !data.querySelector(".cut")) {
@@ -331,6 +722,8 @@
     if (!target) return;
     if (target.closest("#new-lines")) jumpToTail();
     else if (target.closest("#load-older")) loadOlder();
+    else if (target.closest("#load-newer")) loadNewer();
+    else if (target.closest("#log > li.skipped")) loadSkipped(target.closest("li.skipped"));
     else if (target.closest(".line .expand")) toggleJson(target.closest(".expand"));
     else if (target.closest(".line .copy")) copyLine(target.closest(".copy"));
   });
@@ -476,10 +869,15 @@
   // Shift+Tab across the list walks all its lines, and with content-visibility each one not in view is laid out to
   // learn whether it takes focus: seconds for 2,000 lines (measured in Chromium, issue 19).
   function leaveLog(forward) {
-    const next = forward
-      ? [document.getElementById("new-lines"), document.getElementById("keys-toggle")].find((b) => b && !b.hidden)
-      : document.querySelector(".skip-link");
+    const next = forward ? afterLog().find((b) => b && !b.hidden) : document.querySelector(".skip-link");
     next?.focus();
+  }
+
+  // What Tab reaches after the log, in order, when shown: "N new lines", "load newer lines", the keys.
+  function afterLog() {
+    return ["new-lines", "load-newer", "keys-toggle"]
+      .map((id) => document.getElementById(id))
+      .filter((b) => b && !b.hidden && !b.closest("[hidden]"));
   }
 
   function onTab(event) {
@@ -496,9 +894,9 @@
       return true;
     }
     // Into the log from just before or just after it: its tab stop, not a walk across its lines.
-    const newLines = document.getElementById("new-lines");
-    const afterLog = target === newLines || ((target.id === "keys-toggle" || target.id === "after-log") && newLines?.hidden !== false);
-    if (forward ? target.matches(".skip-link") : afterLog) {
+    const [justAfter] = afterLog().filter((b) => b && !b.hidden && !b.closest("[hidden]"));
+    const backIn = target === justAfter || (target.id === "after-log" && justAfter?.id === "keys-toggle");
+    if (forward ? target.matches(".skip-link") : backIn) {
       const log = logOf();
       const stop = currentLine(log) ?? log;
       stop.focus();
@@ -512,8 +910,10 @@
     if (["ArrowDown", "ArrowUp", "PageDown", "PageUp", "Home"].includes(key)) {
       moveFrom(line, key);
     } else if (key === "End") {
-      jumpToTail();
-      focusLine(logOf().lastElementChild);
+      jumpToTail().then(() => focusLine(logOf().lastElementChild));
+    } else if (isMarker(line)) {
+      if (key !== "Enter" && key !== " ") return false;
+      loadSkipped(line);
     } else if (key === "Enter" || key === " ") {
       openActions(line);
     } else if (key === "c") {
@@ -791,6 +1191,9 @@
   document.addEventListener("DOMContentLoaded", () => {
     const log = logOf();
     if (!log) return;
+    liveSeq = Number(document.getElementById("view-counts")?.dataset.total) || lastDrawn(log);
+    const serverNow = Number(document.getElementById("timing")?.dataset.now);
+    if (serverNow) clockOffset = serverNow * 1000 - Date.now();
     const notify = document.getElementById("notify-end");
     if (notify && "Notification" in window && Notification.permission !== "denied") {
       notify.hidden = false;
