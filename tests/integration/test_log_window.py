@@ -33,7 +33,7 @@ def test_the_events_around_a_seq_are_a_bounded_window_centred_on_it(client: http
 def test_the_events_around_a_seq_keep_the_views_filters(client: httpx.Client) -> None:
     job_id = flood_job(client)
     # Log lines alternate with progress: around a progress line, only the log lines of the view.
-    params = {"kinds": "log", "min_level": "error", "before": 2, "after": 2}
+    params: dict[str, str | int] = {"kinds": "log", "min_level": "error", "before": 2, "after": 2}
     body = client.get(f"/api/jobs/{job_id}/events/500/around", params=params).json()
     seqs = [e["seq"] for e in body["events"]]
     assert len(seqs) == 4 and seqs[1] < 500 < seqs[2]
