@@ -29,6 +29,9 @@
   document.addEventListener("htmx:config:request", (event) => {
     const token = csrfToken();
     if (token) event.detail.ctx.request.headers["X-CSRF-Token"] = token;
+    // A job page's stream says which viewer it is: the page acknowledges how far it got (log-viewer.js, issue 18).
+    const viewer = event.target instanceof Element && event.target.id === "stream" ? event.target.dataset.viewer : null;
+    if (viewer) event.detail.ctx.request.headers["X-Viewer"] = viewer;
   });
 
   document.addEventListener(
@@ -134,6 +137,7 @@
     fresh.id = "stream";
     fresh.setAttribute("hx-sse:connect", url.pathname + url.search);
     fresh.setAttribute("hx-sse:close", old.getAttribute("hx-sse:close"));
+    if (old.dataset.viewer) fresh.dataset.viewer = old.dataset.viewer;
     old.replaceWith(fresh);
     setLive("connecting", "connecting…", false);
     expectConnection();

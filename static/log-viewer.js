@@ -369,6 +369,8 @@
       showCounts(total);
       showWindow();
       announceState();
+      handledSeq = liveSeq;
+      acknowledge();
       return;
     }
     const started = performance.now();
@@ -376,7 +378,10 @@
     const floor = lastDrawn(log);
     // Nothing twice: lines a load from the store has brought already are not drawn again.
     const fresh = entries.filter((entry) => entry.last > floor);
-    if (fresh.length && fresh[0].first <= floor) {
+    if (fresh.length && fresh[0].first <= floor && fresh[0].skip) {
+      fresh[0].count = fresh[0].last - floor;
+      fresh[0].first = floor + 1;
+    } else if (fresh.length && fresh[0].first <= floor) {
       const entry = fresh[0];
       entry.nodes = nodesOf(entry).filter((line) => Number(line.dataset.seq) > floor);
       entry.first = Number(entry.nodes[0].dataset.seq);
@@ -390,12 +395,13 @@
     let skipTo = 0;
     for (let index = fresh.length - 1; index >= 0; index -= 1) {
       const entry = fresh[index];
-      if (room >= entry.count) {
+      if (entry.skip) room = 0; // the server said: behind; it and everything before it are skipped
+      if (room >= entry.count && !entry.skip) {
         parts.push(nodesOf(entry));
         room -= entry.count;
         continue;
       }
-      if (room > 0) {
+      if (room > 0 && !entry.skip) {
         const nodes = nodesOf(entry);
         parts.push(nodes.slice(nodes.length - room));
         skipped += nodes.length - room;
@@ -447,6 +453,61 @@
     if (log.tabIndex === -1 && !currentLine(log)) keepTabStop(log, focusWasIn && !log.contains(document.activeElement));
     showWindow();
     announceState();
+    handledSeq = liveSeq;
+    acknowledge();
+  }
+
+  // The server's word that this page is behind (flow control): the lines it will not send, a marker's worth.
+  document.addEventListener("skip", (event) => {
+    const log = logOf();
+    if (!log || !(event.target instanceof Element) || event.target.id !== "stream") return;
+    let skip;
+    try {
+      skip = JSON.parse(event.detail.data);
+    } catch {
+      return;
+    }
+    const [first, last, count] = [Number(skip.from), Number(skip.to), Number(skip.count)];
+    if (!(last >= first && count >= 0)) return;
+    liveSeq = Math.max(liveSeq, last);
+    log.dataset.liveSeq = String(liveSeq);
+    queue.push({ html: "", first, last, count, nodes: null, skip: true });
+    queuedLines += count;
+    grew = true;
+    scheduleFlush();
+  });
+
+  // ---- Flow control: the page says how far it has got (issue 18) ----
+
+  // Every line up to the last seq handled (drawn, or behind a marker) is acknowledged, at most every
+  // ACK_EVERY_MS: the server sends a page no more than a window beyond it (webapp/viewers.py).
+  const ACK_EVERY_MS = 200;
+  let acked = 0;
+  let ackedAt = 0;
+  let handledSeq = 0; // the stream's lines up to here are drawn or behind a marker
+  let ackTimer = null;
+
+  function acknowledge() {
+    const viewer = document.getElementById("stream")?.dataset.viewer;
+    const jobId = logOf()?.dataset.jobId;
+    if (!viewer || !jobId || handledSeq <= acked || ackTimer) return;
+    ackTimer = setTimeout(async () => {
+      const seq = handledSeq;
+      const token = document.querySelector('meta[name="csrf-token"]')?.content;
+      try {
+        await fetch(`/jobs/${jobId}/viewers/${encodeURIComponent(viewer)}/ack?seq=${seq}`, {
+          method: "POST",
+          headers: token ? { "X-CSRF-Token": token } : {},
+        });
+      } catch {
+        // The stream will say: it holds the page until told, then skips it to the tail.
+      } finally {
+        acked = Math.max(acked, seq); // said once, right or wrong: not again and again
+        ackedAt = Date.now();
+        ackTimer = null;
+      }
+      if (handledSeq > acked) acknowledge();
+    }, Math.max(0, ackedAt + ACK_EVERY_MS - Date.now()));
   }
 
   // ---- Skipped lines: a marker in their place, loaded from the store on a press ----

@@ -26,6 +26,7 @@ from webapp.events import Event, Job
 from webapp.hub import Hub, Pacer, job_topic
 from webapp.rendering import render_line, render_progress, render_questions, render_status
 from webapp.store import EventFilter, Store, StoreUnavailable, counts_of
+from webapp.viewers import Viewers
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +291,7 @@ class Feeds:
         self._tg = task_group
         self._message_bytes = message_bytes
         self._feeds: dict[str, JobFeed] = {}
+        self.viewers = Viewers()  # how far each page with flow control has got
 
     @contextlib.asynccontextmanager
     async def follow(self, job_id: str) -> AsyncIterator[JobFeed]:

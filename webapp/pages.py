@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import secrets
 import time
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, cast
@@ -371,6 +372,7 @@ async def render_job(
         "typed_regex": only.regex,
         "counts": await counts_of(services.store, job),
         "matching": matching,
+        "viewer": secrets.token_urlsafe(12),  # the page's stream's viewer id: flow control (webapp/viewers.py)
         **(extra or {}),
     }
     return services.templates.TemplateResponse(request, "job.html", context, status_code=status_code)

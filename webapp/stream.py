@@ -8,16 +8,24 @@ behind, so a slow or late viewer sees the same complete, ordered history as ever
 
 `tail=N` (the page asks for its DOM's worth of lines): a viewer more than N lines behind the newest
 jumps to the last N, and the page is told how many it skipped. Without it, every event is sent.
+
+`viewer=ID` (or the header X-Viewer: a job page's own stream): flow control (viewers.py, issue 18). The
+stream sends at most its credit (`tail`, else --max-lines) of lines beyond the last seq the page acknowledged,
+then only the bar, the status and the counts (always the newest) until the page acknowledges more; a page
+further behind than `tail` gets an SSE `skip` event (`{"from", "to", "count"}`: the lines it will not be sent,
+which stay in the store) and the tail. A page that never acknowledges gets the tail that way once the job has
+ended. The job's relay never waits on this.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
 from webapp.api import FilterDep
@@ -27,6 +35,9 @@ from webapp.hub import server_topic
 from webapp.rendering import render_hidden_lines, render_line
 from webapp.services import Services, get_services
 from webapp.store import EventFilter, StoreUnavailable
+from webapp.viewers import AheadOfStream, UnknownViewer, Viewer
+
+ViewerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{8,64}$", description="The viewer id of the page's stream.")]
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -45,14 +56,21 @@ async def job_events(
     tail: Annotated[
         int | None, Query(ge=1, le=100_000, description="Skip to the newest `tail` lines when further behind.")
     ] = None,
+    viewer: Annotated[
+        str | None,
+        Query(pattern=r"^[A-Za-z0-9_-]{8,64}$", description="A page's viewer id: flow control (see /ack)."),
+    ] = None,
+    x_viewer: Annotated[str | None, Header(pattern=r"^[A-Za-z0-9_-]{8,64}$", include_in_schema=False)] = None,
 ) -> EventSourceResponse:
     """With filters (those of the job's page), only the lines they let through; `id:` is still the seq of the last
-    event looked at, so a reconnect resumes after it. `tail` does not apply to a filtered stream."""
+    event looked at, so a reconnect resumes after it. `tail` and `viewer` do not apply to a filtered stream."""
     if await services.store.get_job(job_id) is None:
         raise HTTPException(404, f"No job with id {job_id!r}.")
     shutdown = anyio.Event()
+    cursor = resume_point(request, after)
+    viewer = viewer or x_viewer  # the page sends it as a header (X-Viewer), which its reconnects keep
     return EventSourceResponse(
-        stream_job(services, job_id, resume_point(request, after), None if only else tail, shutdown, only),
+        stream_job(services, job_id, cursor, None if only else tail, shutdown, only, None if only else viewer),
         sep="\n",  # htmx 4's parser breaks on a CRLF split across reads
         ping=15,
         shutdown_event=shutdown,
@@ -70,12 +88,40 @@ def resume_point(request: Request, after: int) -> int:
     return int(header)
 
 
+@router.post("/jobs/{job_id}/viewers/{viewer}/ack", status_code=204)
+async def acknowledge(
+    job_id: str,
+    viewer: ViewerId,
+    services: Annotated[Services, Depends(get_services)],
+    seq: Annotated[int, Query(ge=0, le=MAX_SEQ, description="The last seq the page has handled.")],
+) -> Response:
+    """A page says how far it has got in its stream (flow control, issue 18). 404 for a viewer with no open stream
+    of this job here; 422 for a seq its stream has not sent it (the stream then takes it for a page that never
+    said)."""
+    try:
+        services.feeds.viewers.ack(job_id, viewer, seq)
+    except UnknownViewer as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except AheadOfStream as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return Response(status_code=204)
+
+
 async def stream_job(
-    services: Services, job_id: str, cursor: int, tail: int | None, shutdown: anyio.Event, only: EventFilter
+    services: Services,
+    job_id: str,
+    cursor: int,
+    tail: int | None,
+    shutdown: anyio.Event,
+    only: EventFilter,
+    viewer_id: str | None = None,
 ) -> AsyncIterator[bytes]:
     try:
-        async for message in follow_job(services, job_id, cursor, tail, shutdown, only):
-            yield message
+        with services.feeds.viewers.watching(viewer_id, job_id, cursor) as viewer:
+            async for message in follow_job(services, job_id, cursor, tail, shutdown, only, viewer):
+                if viewer is not None:
+                    viewer.sent = max(viewer.sent, sent_up_to(message))
+                yield message
     except StoreUnavailable as exc:
         # The stream ends cleanly; the browser reconnects with Last-Event-ID and resumes once the store is back.
         log.warning("stream of job %s ended: %s", job_id, exc)
@@ -88,8 +134,10 @@ async def follow_job(
     tail: int | None,
     shutdown: anyio.Event,
     only: EventFilter | None = None,
+    viewer: Viewer | None = None,
 ) -> AsyncIterator[bytes]:
     closing = services.hub.closing
+    credit = tail or services.settings.max_lines
     async with services.feeds.follow(job_id) as feed:
         seen = Seen(cursor)
         while True:
@@ -98,8 +146,29 @@ async def follow_job(
                 yield FAREWELL
                 return
             changed = feed.changed
+            if viewer is not None and seen.cursor - viewer.acked >= credit:
+                if not feed.ended:
+                    # The page has not shown what it was sent: only the newest bar, status and counts, until it
+                    # says it has (looked at again every so often: an ack sets off no event).
+                    message = feed.compose([], seen, seen.cursor)
+                    if message is not None:
+                        feed.mark_sent(seen, seen.cursor)
+                        yield message
+                        continue
+                    with anyio.move_on_after(ACK_CHECK):
+                        await changed.wait()
+                    continue
+                # Ended, and the page never said how far it got: the tail, with the rest skipped.
+                viewer.acked = seen.cursor
+                if feed.last_seq - seen.cursor > credit:
+                    yield skip_event(seen, feed.last_seq - credit)
             skipped = tail is not None and feed.last_seq - seen.cursor > tail
-            if skipped:
+            if skipped and viewer is not None:
+                assert tail is not None
+                yield skip_event(seen, feed.last_seq - tail)
+                viewer.acked = seen.cursor  # what is skipped needs no acknowledging
+                skipped = False
+            elif skipped:
                 assert tail is not None
                 seen.cursor = feed.last_seq - tail
             if only:
@@ -119,6 +188,28 @@ async def follow_job(
             # are looked at, at the top, at least every SHUTDOWN_CHECK seconds (well within the grace period).
             with anyio.move_on_after(SHUTDOWN_CHECK):
                 await changed.wait()
+
+
+ACK_CHECK = 0.1  # seconds between looks at a held viewer's acknowledgements
+
+
+def skip_event(seen: Seen, to: int) -> bytes:
+    """The page will not be sent the lines after its cursor up to `to` (they stay in the store): it puts a marker in
+    their place. Its id moves the cursor, so a reconnect resumes after them."""
+    first = seen.cursor + 1
+    seen.cursor = to
+    data = json.dumps({"from": first, "to": to, "count": to - first + 1})
+    return f"event: skip\nid: {to}\ndata: {data}\n\n".encode()
+
+
+def sent_up_to(message: bytes) -> int:
+    """The seq a message takes its viewer to: its id (the first line of a message of lines)."""
+    if message.startswith(b"id: "):
+        return int(message[4 : message.index(b"\n")])
+    if message.startswith(b"event: skip\nid: "):
+        start = len(b"event: skip\nid: ")
+        return int(message[start : message.index(b"\n", start)])
+    return 0
 
 
 async def filtered(services: Services, feed: JobFeed, seen: Seen, only: EventFilter) -> bytes | None:

@@ -97,6 +97,8 @@ def test_a_permalink_deep_in_a_big_job_opens_the_window_around_its_line(page: Pa
 def test_a_page_held_busy_in_a_flood_jumps_to_the_tail_and_loads_the_skipped_lines_on_a_press(
     page: Page, dashboard: Dashboard
 ) -> None:
+    acks: list[int] = []  # the page says how far it got (flow control), with its CSRF header
+    page.on("response", lambda response: acks.append(response.status) if "/ack?seq=" in response.url else None)
     with dashboard.client() as client:
         job_id = start_job(client, "flood", count=5_000)  # 10,000 events
         page.goto(f"{dashboard.url}/jobs/{job_id}")
@@ -114,6 +116,8 @@ def test_a_page_held_busy_in_a_flood_jumps_to_the_tail_and_loads_the_skipped_lin
     # The progress bar and the counts show the newest values, not a backlog.
     expect(page.locator("#progress .progress-row")).to_have_attribute("data-percent", "100")
     expect(page.locator("#events-count [data-events]")).to_have_attribute("data-events", str(total))
+
+    assert 204 in acks and 403 not in acks
 
     # A click loads the skipped lines in the marker's place, in order (a page at a time: the rest stays marked).
     start, _end, count = next(item for item in reversed(before) if isinstance(item, list))
