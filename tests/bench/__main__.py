@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 from collections.abc import Callable, Coroutine
@@ -12,7 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench import browser, flood, latency, million, reading, viewers
-from tests.bench.common import FULL, QUICK, Backend, PostgresBackend, Reading, Sizes, SQLiteBackend, check_backend
+from tests.bench.common import (
+    FULL,
+    ONE_CORE,
+    QUICK,
+    Backend,
+    PostgresBackend,
+    Reading,
+    Sizes,
+    SQLiteBackend,
+    check_backend,
+)
 from tests.bench.report import Outcome, Section, write
 
 Measure = Callable[[Backend, Sizes, Path], dict[str, Reading]]
@@ -121,9 +132,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", type=names(SCENARIOS), default=list(SCENARIOS), help="scenarios (default: all)")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"), help="the report to write")
     parser.add_argument("--code", help="names the code measured in the report (default: the git commit)")
+    parser.add_argument(
+        "--cores",
+        type=int,
+        help="pin this process, and so everything it starts (the MCP server, the dashboard, PostgreSQL, Chromium),"
+        " to this many cores (os.sched_setaffinity) before starting anything: a slow or busy machine (issue 18)."
+        " With 1: the one-core sizes (a 20,000-notification flood in Chromium, 50 viewers)",
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if args.cores is not None and not 1 <= args.cores <= len(os.sched_getaffinity(0)):
+        parser.error(f"--cores must be between 1 and {len(os.sched_getaffinity(0))}")
     return args
 
 
@@ -135,6 +155,13 @@ def show(reading: Reading, unit: str, digits: int) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    if args.cores is not None:
+        # Children inherit the affinity: everything the bench starts shares these cores with it.
+        cores = sorted(os.sched_getaffinity(0))[: args.cores]
+        os.sched_setaffinity(0, set(cores))
+        print(f"pinned to core(s) {cores}", flush=True)
+        if args.cores == 1 and not args.quick:
+            sizes = ONE_CORE
     scenarios = [SCENARIOS[name] for name in args.only]
     with tempfile.TemporaryDirectory(prefix="mcp-live-bench-") as tmp:
         scratch = Path(tmp)

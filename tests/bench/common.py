@@ -81,6 +81,15 @@ FULL = Sizes(
     million_count=500_000,
     browser_count=20_000,
 )
+# Issue 18's one-core figures: a 20,000-notification flood in Chromium, 50 viewers.
+ONE_CORE = Sizes(
+    flood_count=20_000,
+    latency_steps=2_000,
+    viewers=50,
+    viewer_steps=1_500,
+    million_count=500_000,
+    browser_count=10_000,
+)
 QUICK = Sizes(
     flood_count=3_000, latency_steps=400, viewers=200, viewer_steps=300, million_count=50_000, browser_count=3_000
 )

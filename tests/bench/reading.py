@@ -42,7 +42,24 @@ LINK = Figure(
     _within,
     digits=3,
 )
-FIGURES = (PAGE, FILTERED, EXPORT, LINK)
+REGEX = Figure(
+    "reading.regex",
+    "… a regular-expression search over it (`q=upstream\\s+time.ut&regex=1`): the page",
+    "s",
+    "≤ 1 s",
+    _within,
+    digits=3,
+)
+SEQ7 = Figure(
+    "reading.seq7",
+    "… Chromium: a permalink to line 7 (no filter), until it is marked in view, the DOM within the window",
+    "s",
+    "≤ 1 s",
+    _within,
+    digits=3,
+)
+SEQ7_DOM = Figure("reading.seq7_dom", "… lines in the DOM then (`#log > li`)", "", "≤ data-max-lines", digits=0)
+FIGURES = (PAGE, FILTERED, EXPORT, LINK, REGEX, SEQ7, SEQ7_DOM)
 
 
 def timed(client: httpx.Client, url: str, **params: Any) -> tuple[float, httpx.Response]:
@@ -71,6 +88,9 @@ def measure(backend: Backend, sizes: Sizes, scratch: Path) -> dict[str, Reading]
             page, _ = timed(client, f"/jobs/{job_id}")
             filtered, _ = timed(client, f"/jobs/{job_id}", **VIEW)
             export, response = timed(client, f"/api/jobs/{job_id}/export", format="text", **VIEW)
+            regex, found = timed(client, f"/jobs/{job_id}", q=r"upstream\s+time.ut", regex="1")
+            if f"of {EVENTS // 2 // TIMEOUT_EVERY} matching" not in found.text:
+                raise BenchError("the regular-expression search did not find every line that says timeout")
             lines = response.text.splitlines()
             if len(lines) != len(matching) or not all("upstream timeout" in line for line in lines):
                 raise BenchError(f"the export held {len(lines)} lines, not the {len(matching)} errors with timeout")
@@ -90,6 +110,30 @@ def measure(backend: Backend, sizes: Sizes, scratch: Path) -> dict[str, Reading]
                 dark = tab.evaluate("() => document.documentElement.dataset.theme")
                 if dark != "dark":
                     raise BenchError(f"the page was not dark (data-theme={dark!r})")
+                # Issue 18: line 7 of the whole job, straight from its link.
+                tab = context.new_page()
+                began = time.perf_counter()
+                tab.goto(f"{base}/jobs/{job_id}#seq-7")
+                tab.wait_for_function(
+                    "() => { const l = document.querySelector('#seq-7.permalinked'); if (!l) return false;"
+                    " const r = l.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }",
+                    timeout=120_000,
+                )
+                seq7 = time.perf_counter() - began
+                dom, cap = tab.evaluate(
+                    "() => [document.querySelectorAll('#log > li').length,"
+                    " Number(document.getElementById('log').dataset.maxLines)]"
+                )
             finally:
                 browser.close()
-    return dict([read(PAGE, page), read(FILTERED, filtered), read(EXPORT, export), read(LINK, link)])
+    return dict(
+        [
+            read(PAGE, page),
+            read(FILTERED, filtered),
+            read(EXPORT, export),
+            read(LINK, link),
+            read(REGEX, regex),
+            read(SEQ7, seq7, ok=seq7 <= WITHIN and dom <= cap),
+            read(SEQ7_DOM, dom, ok=dom <= cap),
+        ]
+    )
