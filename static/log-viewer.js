@@ -13,7 +13,7 @@
   // drawn: its newest lines are, and a marker "N lines skipped" takes the others' place (they load from the store
   // when it is pressed).
   const FRAME_MS = 12; // the time a frame may spend drawing lines
-  const FRAME_LINES_MOST = 1000;
+  const FRAME_LINES_MOST = 500;
   const FRAME_LINES_LEAST = 50;
   const PAGE_LINES = 500; // lines one load (older, newer, skipped, around a line) brings, at most (pages.OLDER_PAGE)
 

@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
                 quick=args.quick,
                 postgres=postgres or None,
                 code=args.code,
+                cores=args.cores,
             )
             print(f"wrote {args.out} after {runs_done} of {args.runs} run(s)", flush=True)
 

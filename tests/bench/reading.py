@@ -89,7 +89,7 @@ def measure(backend: Backend, sizes: Sizes, scratch: Path) -> dict[str, Reading]
             filtered, _ = timed(client, f"/jobs/{job_id}", **VIEW)
             export, response = timed(client, f"/api/jobs/{job_id}/export", format="text", **VIEW)
             regex, found = timed(client, f"/jobs/{job_id}", q=r"upstream\s+time.ut", regex="1")
-            if f"of {EVENTS // 2 // TIMEOUT_EVERY} matching" not in found.text:
+            if f'data-matching="{EVENTS // 2 // TIMEOUT_EVERY}"' not in found.text:
                 raise BenchError("the regular-expression search did not find every line that says timeout")
             lines = response.text.splitlines()
             if len(lines) != len(matching) or not all("upstream timeout" in line for line in lines):

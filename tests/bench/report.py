@@ -6,7 +6,7 @@ import os
 import platform
 import statistics
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +62,75 @@ def table(outcome: Outcome, sections: Sequence[Section], runs: int) -> list[str]
     return lines
 
 
+# Issue 18's targets on one core: (label, figure key or a ratio of two, target, check on the median).
+ONE_CORE_TARGETS: tuple[tuple[str, str, str, Callable[[float], bool]], ...] = (
+    (
+        "longest freeze of the job page in a 20,000-notification flood (ms)",
+        "browser.stall",
+        "≤ 500 ms",
+        lambda v: v <= 500,
+    ),
+    ("last line shown after the job's end (s)", "browser.shown", "≤ 3 s", lambda v: v <= 3),
+    ("relay / bare SDK `Client`", "flood.ratio", "≥ 0.6 (aim 0.8)", lambda v: v >= 0.6),
+    ("CPU per event: flood / light rate", "flood.cpu/latency.cpu", "≤ 1.0", lambda v: v <= 1.0),
+    ("job duration with 50 viewers / none", "viewers.slowdown", "≤ 1.25", lambda v: v <= 1.25),
+    ("permalink to line 7 of a 100,000-event job, in view (s)", "reading.seq7", "≤ 1 s", lambda v: v <= 1),
+    ("… lines in the DOM then", "reading.seq7_dom", "≤ data-max-lines (2,000)", lambda v: v <= 2000),
+    ("regular-expression search over it (s)", "reading.regex", "≤ 1 s", lambda v: v <= 1),
+)
+ONE_CORE_HEADING = "## One core (issue 18)"
+
+
+def one_core_median(outcome: Outcome, key: str) -> float | None:
+    def median(name: str) -> float | None:
+        readings = outcome.readings.get(name, {})
+        return statistics.median(r.value for r in readings.values()) if readings else None
+
+    if "/" in key:
+        top, bottom = (median(name) for name in key.split("/"))
+        return top / bottom if top is not None and bottom else None
+    return median(key)
+
+
+def one_core_section(
+    outcomes: Sequence[Outcome], sections: Sequence[Section], runs: int, code: str | None
+) -> list[str]:
+    """`make bench ARGS="--cores 1"`: the bench and all it starts pinned to one core, judged by issue 18's targets."""
+    lines = [
+        ONE_CORE_HEADING,
+        "",
+        '`make bench ARGS="--cores 1"`: the bench process pins itself to one core (`os.sched_setaffinity`) before '
+        "it starts anything, so the MCP server, the dashboard, PostgreSQL, Chromium and the bench's own readers all "
+        f"share that core. Median of {runs} run(s); written by the bench (a two-core run keeps this section).",
+        "",
+    ]
+    for outcome in outcomes:
+        lines += [f"### {outcome.backend}, one core", ""]
+        if outcome.skipped:
+            lines += [f"Not measured: {outcome.skipped}.", ""]
+            continue
+        lines += ["| figure | median | target | met? |", "|---|---:|---|---|"]
+        for label, key, target, check in ONE_CORE_TARGETS:
+            value = one_core_median(outcome, key)
+            shown = "—" if value is None else f"{value:,.3f}".rstrip("0").rstrip(".")
+            met = "—" if value is None else (YES if check(value) else NO)
+            lines.append(f"| {label} | {shown} | {target} | {met} |")
+        lines += ["", "Every figure of the run:", "", *table(outcome, sections, runs), ""]
+        if outcome.errors:
+            lines += ["Runs that produced no figures:", "", *(f"- {error}" for error in outcome.errors), ""]
+    lines += [f"Code measured: {code or _code_version()}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.", ""]
+    return lines
+
+
+def kept_one_core(path: Path) -> list[str]:
+    """The one-core section of the report already there, kept by a run that does not measure it."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    at = text.find(ONE_CORE_HEADING)
+    return [*text[at:].rstrip("\n").split("\n"), ""] if at >= 0 else []
+
+
 def machine(postgres: str | None, code: str | None) -> list[str]:
     cpu = next(
         (line.split(":", 1)[1].strip() for line in _lines("/proc/cpuinfo") if line.startswith("model name")), "?"
@@ -114,7 +183,15 @@ def write(
     quick: bool,
     postgres: str | None,
     code: str | None = None,
+    cores: int | None = None,
 ) -> None:
+    if cores == 1:
+        # Only the one-core section is replaced: the two-core figures beside it stay.
+        text = path.read_text() if path.exists() else "# Benchmarks\n"
+        at = text.find(ONE_CORE_HEADING)
+        head = (text[:at] if at >= 0 else text).rstrip("\n") + "\n\n"
+        path.write_text(head + "\n".join(one_core_section(outcomes, sections, runs_done, code)))
+        return
     partial = f" **Partial: {runs_done} of {runs} runs so far.**" if runs_done < runs else ""
     lines = [
         "# Benchmarks",
@@ -153,5 +230,6 @@ def write(
         if outcome.errors:
             lines += ["Runs that produced no figures:", "", *(f"- {error}" for error in outcome.errors), ""]
     lines += ["## Machine", "", *machine(postgres, code), ""]
+    lines += kept_one_core(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
