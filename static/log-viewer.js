@@ -485,12 +485,19 @@
   let acked = 0;
   let ackedAt = 0;
   let handledSeq = 0; // the stream's lines up to here are drawn or behind a marker
+  let streamClosed = false; // ended (the job's end): nothing more to say
+  document.addEventListener("htmx:sse:close", (event) => {
+    if (event.target instanceof Element && event.target.id === "stream") streamClosed = true;
+  });
+  document.addEventListener("htmx:sse:after:connection", (event) => {
+    if (event.target instanceof Element && event.target.id === "stream") streamClosed = false;
+  });
   let ackTimer = null;
 
   function acknowledge() {
     const viewer = document.getElementById("stream")?.dataset.viewer;
     const jobId = logOf()?.dataset.jobId;
-    if (!viewer || !jobId || handledSeq <= acked || ackTimer) return;
+    if (!viewer || !jobId || streamClosed || handledSeq <= acked || ackTimer) return;
     ackTimer = setTimeout(async () => {
       const seq = handledSeq;
       const token = document.querySelector('meta[name="csrf-token"]')?.content;

@@ -11,10 +11,12 @@ does not get stays in the store. A viewer is known only while its stream is open
 from __future__ import annotations
 
 import contextlib
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 MOST_VIEWERS = 10_000  # viewers with flow control in one web process; beyond it, a stream goes without
+RECENTLY_CLOSED = 1_000  # streams just ended, remembered: the page's last acknowledgement may come after the end
 
 
 @dataclass(slots=True)
@@ -35,6 +37,7 @@ class AheadOfStream(ValueError):
 class Viewers:
     def __init__(self) -> None:
         self._viewers: dict[str, Viewer] = {}
+        self._closed: OrderedDict[str, str] = OrderedDict()  # viewer id -> job id
 
     def __len__(self) -> int:
         return len(self._viewers)
@@ -52,11 +55,16 @@ class Viewers:
         finally:
             if self._viewers.get(viewer_id) is viewer:
                 del self._viewers[viewer_id]
+                self._closed[viewer_id] = job_id
+                while len(self._closed) > RECENTLY_CLOSED:
+                    self._closed.popitem(last=False)
 
-    def ack(self, job_id: str, viewer_id: str, seq: int) -> Viewer:
+    def ack(self, job_id: str, viewer_id: str, seq: int) -> Viewer | None:
         """The page has handled every event up to `seq`. A seq it was never sent is refused: its stream then takes it
-        for a page that never said how far it got."""
+        for a page that never said how far it got. None: its stream has just ended (nothing to do)."""
         viewer = self._viewers.get(viewer_id)
+        if viewer is None and self._closed.get(viewer_id) == job_id:
+            return None
         if viewer is None or viewer.job_id != job_id:
             raise UnknownViewer(f"No open stream of job {job_id} for viewer {viewer_id!r} in this web process.")
         if seq > viewer.sent:
