@@ -13,14 +13,16 @@ jumps to the last N, and the page is told how many it skipped. Without it, every
 stream sends at most its credit (`tail`, else --max-lines) of lines beyond the last seq the page acknowledged,
 then only the bar, the status and the counts (always the newest) until the page acknowledges more; a page
 further behind than `tail` gets an SSE `skip` event (`{"from", "to", "count"}`: the lines it will not be sent,
-which stay in the store) and the tail. A page that never acknowledges gets the tail that way once the job has
-ended. The job's relay never waits on this.
+which stay in the store) and the tail. A page that acknowledges nothing for ACK_PATIENCE while held (stuck, or
+its acknowledgements reach another web process) goes on from near the tail the same way, and so does one of a
+job that has ended. The job's relay never waits on this.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -140,13 +142,25 @@ async def follow_job(
     credit = tail or services.settings.max_lines
     async with services.feeds.follow(job_id) as feed:
         seen = Seen(cursor)
+        held_since: float | None = None  # when the viewer last ran out of credit
         while True:
             if shutdown.is_set() or closing.is_set():
                 # A farewell instead of a cut: the browser reconnects with Last-Event-ID when we are back.
                 yield FAREWELL
                 return
             changed = feed.changed
+            if viewer is not None and seen.cursor - viewer.acked < credit:
+                held_since = None
             if viewer is not None and seen.cursor - viewer.acked >= credit:
+                held_since = held_since or time.monotonic()
+                if not feed.ended and time.monotonic() - held_since > ACK_PATIENCE:
+                    # No word from the page (stuck, or its acknowledgements reach another web process): what it
+                    # was sent counts as handled, and the backlog beyond a window is skipped, as for a page behind.
+                    viewer.acked, held_since = seen.cursor, None
+                    if feed.last_seq - seen.cursor > credit:
+                        yield skip_event(seen, feed.last_seq - credit)
+                        viewer.acked = seen.cursor
+                    continue
                 if not feed.ended:
                     # The page has not shown what it was sent: only the newest bar, status and counts, until it
                     # says it has (looked at again every so often: an ack sets off no event).
@@ -191,6 +205,7 @@ async def follow_job(
 
 
 ACK_CHECK = 0.1  # seconds between looks at a held viewer's acknowledgements
+ACK_PATIENCE = 2.0  # seconds a viewer out of credit is held; then it goes on from near the tail
 
 
 def skip_event(seen: Seen, to: int) -> bytes:
