@@ -52,15 +52,17 @@
     true,
   );
 
-  // The element that had focus before a message was swapped in: if the swap removed it (Cancel, once the job
-  // has ended), focus goes to the job's status rather than being lost to <body>.
+  // The element that had focus before the stream's parts were swapped in: if the swap removed it (Cancel, once
+  // the job has ended), focus goes to the job's status rather than being lost to <body>.
   let focusedBefore = null;
+  const fromStream = (event) => event.target instanceof Element && event.target.id === "stream";
 
-  document.addEventListener("htmx:sse:before:message", () => {
-    focusedBefore = document.activeElement;
+  document.addEventListener("htmx:before:swap", (event) => {
+    if (fromStream(event)) focusedBefore = document.activeElement;
   });
 
-  document.addEventListener("htmx:sse:after:message", () => {
+  document.addEventListener("htmx:after:swap", (event) => {
+    if (!fromStream(event)) return;
     if (focusedBefore && focusedBefore !== document.body && !focusedBefore.isConnected) {
       document.getElementById("job-status")?.focus({ preventScroll: true });
     }
@@ -336,7 +338,7 @@
       showTiming(timing, clockOffset);
       setInterval(() => showTiming(timing, clockOffset), 500);
       // The tab's title moves with the bar, not up to half a second behind it.
-      document.addEventListener("htmx:sse:after:message", () => showTiming(timing, clockOffset));
+      document.addEventListener("htmx:after:swap", (event) => fromStream(event) && showTiming(timing, clockOffset));
     }
   });
 })();

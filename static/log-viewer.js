@@ -46,6 +46,13 @@
     });
   }
 
+  let framesDrawn = 0;
+
+  function settleTail(log) {
+    const frame = ++framesDrawn;
+    requestAnimationFrame(() => requestAnimationFrame(() => frame === framesDrawn && followTail(log)));
+  }
+
   function showNewLines() {
     const button = document.getElementById("new-lines");
     if (!button) return;
@@ -87,6 +94,9 @@
     "scroll",
     (event) => {
       if (!(event.target instanceof Element) || event.target.id !== "log") return;
+      // Following, with nothing new to clear and no reader moving: the log scrolled itself (a frame following the
+      // tail, lines trimmed above), and where it is changes nothing. Asking would lay the log out in a flood.
+      if (following && !newLines && Date.now() - readerMovedAt >= 1000) return;
       if (isAtBottom(event.target)) {
         following = true;
         if (newLines) {
@@ -234,18 +244,21 @@
 
   // ---- The stream's lines: queued as they come, drawn once a frame, within a budget (issue 18) ----
 
-  // htmx would swap each message's lines into the log as it comes: a page whose main thread was busy then draws a
-  // backlog of thousands that the window drops at once. Instead the lines are taken out of each message (its
-  // other parts, the bar, the status and the counts, are swapped as they come: always the newest), and drawn at
-  // the next frame: the newest of them that the frame's budget allows, and a marker in the others' place.
+  // htmx would swap each message as it comes: a page whose main thread was busy then draws a backlog of thousands
+  // of lines that the window drops at once, and swaps every stale bar, status and count on the way (measured: most
+  // of a flooded page's time went to swapping messages one by one). Instead each message is taken apart as it
+  // comes: its lines are queued, its other parts (the bar, the status, the counts) are kept, the newest of each
+  // replacing the one before, and htmx is told to swap nothing. Once a frame the newest parts are swapped, in one
+  // go, and the newest lines that the frame's budget allows are drawn, with a marker in the others' place.
   const LOG_PARTIAL = /<hx-partial hx-target="#log" hx-swap="(beforeend|innerHTML)">([\s\S]*?)<\/hx-partial>\n?/g;
-  const HIDDEN_PARTIAL = /<hx-partial hx-target="#hidden-lines" hx-swap="outerHTML">[\s\S]*?<\/hx-partial>\n?/g;
+  const PARTIAL = /<hx-partial hx-target="([^"]+)" hx-swap="[^"]+">[\s\S]*?<\/hx-partial>\n?/g;
+  let parts = new Map(); // target -> the newest partial for it, not swapped yet
   const LINE_SEQ = /<li id="seq-(\d+)"/g;
   let queue = []; // {html, first, last, count, nodes}, oldest first
   let queuedLines = 0;
   let jumped = false; // the server skipped to its tail: the lines between are skipped
   let flushQueued = false;
-  let msPerLine = FRAME_MS / FRAME_LINES_MOST;
+  let msPerLine = FRAME_MS / (2 * FRAME_LINES_LEAST); // till measured: a hundred lines a frame
   // A page is behind when the newest line it has been sent was received by the dashboard more than BEHIND_MS ago
   // (a main thread held busy while the browser buffered the stream). It then waits (a frame at a time, at most
   // POSTPONE_MOST_MS) until the buffered backlog has come in, keeping only its newest lines, and jumps to the tail.
@@ -303,6 +316,34 @@
     return entry.nodes;
   }
 
+  // What a line costs the frame that draws it: not only making and adding it, but the style, layout and paint that
+  // follow in the same task (measured to the next task: on a busy machine, the time the page waited for the CPU
+  // counts too, and it then draws fewer lines a frame).
+  const frameEnded = new MessageChannel();
+  let measuring = null;
+  frameEnded.port1.onmessage = () => {
+    if (!measuring) return;
+    const ms = performance.now() - measuring.started;
+    msPerLine = 0.7 * msPerLine + 0.3 * (ms / measuring.lines);
+    measuring = null;
+  };
+
+  function measureFrame(started, lines) {
+    if (measuring) return;
+    measuring = { started, lines };
+    frameEnded.port2.postMessage(null);
+  }
+
+  // The newest `count` lines of an entry, made from its HTML without making the others.
+  function newestOf(entry, count) {
+    if (entry.nodes) return entry.nodes.slice(entry.nodes.length - count);
+    let from = entry.html.length;
+    for (let left = count; left > 0 && from > 0; left -= 1) from = entry.html.lastIndexOf('<li id="seq-', from - 1);
+    const holder = document.createElement("template");
+    holder.innerHTML = entry.html.slice(Math.max(from, 0));
+    return [...holder.content.children];
+  }
+
   function frameLines() {
     return Math.max(FRAME_LINES_LEAST, Math.min(FRAME_LINES_MOST, Math.floor(FRAME_MS / Math.max(msPerLine, 1e-4))));
   }
@@ -315,29 +356,88 @@
   }
 
   document.addEventListener("htmx:sse:before:message", (event) => {
-    const message = event.detail?.message;
+    const detail = event.detail;
+    const message = detail?.message;
     const log = logOf();
     if (!message || message.event || !log || typeof message.data !== "string") return;
     if (message.id && /^\d+$/.test(message.id)) {
       liveSeq = Math.max(liveSeq, Number(message.id));
       log.dataset.liveSeq = String(liveSeq);
     }
-    if (message.data.includes('hx-target="#log"')) {
-      let replaced = false;
-      message.data = message.data.replace(LOG_PARTIAL, (_, swap, html) => {
-        replaced ||= swap === "innerHTML";
-        enqueue(html, swap === "innerHTML");
-        return "";
-      });
-      // Its note of hidden lines counted a log replaced; here the lines skipped get a marker instead.
-      if (replaced) message.data = message.data.replace(HIDDEN_PARTIAL, "");
-    }
+    let replaced = false;
+    let rest = message.data.replace(LOG_PARTIAL, (_, swap, html) => {
+      replaced ||= swap === "innerHTML";
+      enqueue(html, swap === "innerHTML");
+      return "";
+    });
+    // Every state is shown, however briefly ("cancelling" before "cancelled"): a status never replaces one not
+    // swapped yet.
+    if (parts.has("#job-status") && rest.includes('hx-target="#job-status"')) swapParts(() => {}, true);
+    rest = rest.replace(PARTIAL, (partial, target) => {
+      parts.delete(target); // re-added last: parts swap in the order their newest versions came
+      parts.set(target, partial);
+      return "";
+    });
+    // Its note of hidden lines counted a log replaced; here the lines skipped get a marker instead.
+    if (replaced) parts.delete("#hidden-lines");
+    if (rest.trim()) message.data = rest; // not ours to take apart: htmx swaps it as it comes
+    else detail.cancelled = true;
+    yieldWhenBusy(detail);
     scheduleFlush();
   });
+
+  // The stream's messages are read in a chain of promises: a backlog the browser buffered while the page was busy
+  // would be taken apart in one long task. After YIELD_AFTER_MS of it, the chain waits for a task of its own, so
+  // input, timers and frames come in between.
+  const YIELD_AFTER_MS = 8;
+  let busySince = 0;
+  const taskEnded = new MessageChannel();
+  taskEnded.port1.onmessage = () => {
+    busySince = 0;
+  };
+
+  function yieldWhenBusy(detail) {
+    const now = performance.now();
+    if (!busySince) {
+      busySince = now;
+      taskEnded.port2.postMessage(null); // runs once this task is over
+    } else if (now - busySince > YIELD_AFTER_MS && typeof detail.waitUntil === "function") {
+      busySince = 0;
+      detail.waitUntil(new Promise((resolve) => setTimeout(resolve, 0)));
+    }
+  }
+
+  // The newest of each part, swapped by htmx in one go, at most every PARTS_EVERY_MS (a bar, a count and a status
+  // need not change sixty times a second, and each swap costs the page a layout); then `then`.
+  const PARTS_EVERY_MS = 100;
+  let partsSwappedAt = -Infinity;
+
+  function swapParts(then, now = false) {
+    const stream = document.getElementById("stream");
+    if (!parts.size || !stream || !window.htmx?.swap) {
+      then();
+      return;
+    }
+    const wait = partsSwappedAt + PARTS_EVERY_MS - performance.now();
+    if (wait > 0 && !now) {
+      setTimeout(scheduleFlush, wait);
+      then();
+      return;
+    }
+    partsSwappedAt = performance.now();
+    const text = [...parts.values()].join("");
+    parts = new Map();
+    const swap = { sourceElement: stream, target: stream, text, swap: "innerHTML swapEmpty:false" };
+    Promise.resolve(window.htmx.swap(swap)).catch((error) => console.error(error)).finally(then);
+  }
 
   function flush() {
     if (!flushQueued) return;
     flushQueued = false;
+    swapParts(drawLines);
+  }
+
+  function drawLines() {
     const log = logOf();
     if (!log) return;
     const now = performance.now();
@@ -389,7 +489,7 @@
     }
     // The newest lines the frame can draw; the others skipped.
     let room = frameLines();
-    const parts = [];
+    const drawn = [];
     let skipped = 0;
     let skipFrom = 0;
     let skipTo = 0;
@@ -397,15 +497,15 @@
       const entry = fresh[index];
       if (entry.skip) room = 0; // the server said: behind; it and everything before it are skipped
       if (room >= entry.count && !entry.skip) {
-        parts.push(nodesOf(entry));
+        drawn.push(nodesOf(entry));
         room -= entry.count;
         continue;
       }
       if (room > 0 && !entry.skip) {
-        const nodes = nodesOf(entry);
-        parts.push(nodes.slice(nodes.length - room));
-        skipped += nodes.length - room;
-        skipTo ||= Number(nodes[nodes.length - room - 1].dataset.seq);
+        const nodes = newestOf(entry, room);
+        drawn.push(nodes);
+        skipped += entry.count - nodes.length;
+        skipTo ||= Number(nodes[0].dataset.seq) - 1;
         room = 0;
       } else {
         skipped += entry.count;
@@ -418,7 +518,7 @@
       skipTo ||= gone.last;
       skipFrom = gone.first;
     }
-    const added = parts.reverse().flat();
+    const added = drawn.reverse().flat();
     const fragment = document.createDocumentFragment();
     const firstAdded = added.length ? Number(added[0].dataset.seq) : 0;
     if (!log.dataset.filterQuery && (skipped || skippedAhead) && firstAdded > floor + 1) {
@@ -438,10 +538,15 @@
     }
     fragment.append(...added);
     log.append(fragment);
-    if (added.length >= 20) msPerLine = 0.7 * msPerLine + 0.3 * ((performance.now() - started) / added.length);
+    if (added.length >= 20) measureFrame(started, added.length);
     trimLog(log);
-    if (following) followTail(log);
-    else if (total) {
+    if (following) {
+      // Now, in this frame: the layout this asks for is the one the frame needed anyway (a scroll next frame would
+      // lay the log out once more). Lines laid out late may still move the bottom: once the lines stop coming,
+      // the tail is settled on.
+      log.scrollTop = log.scrollHeight;
+      settleTail(log);
+    } else if (total) {
       newLines += total;
       showNewLines();
     }
@@ -670,6 +775,14 @@
   // ---- Permalinks: #seq-N opens the window around line N, scrolls to it and marks it ----
 
   async function goToLine() {
+    try {
+      await openAtLine();
+    } finally {
+      delete document.documentElement.dataset.openingLine; // the log is drawn, whatever happened
+    }
+  }
+
+  async function openAtLine() {
     const found = /^#seq-(\d+)$/.exec(location.hash);
     const log = logOf();
     if (!found || !log) return;
@@ -706,6 +819,7 @@
     }
     following = false;
     line.classList.add("permalinked");
+    delete document.documentElement.dataset.openingLine;
     line.scrollIntoView({ block: "center" });
   }
 
