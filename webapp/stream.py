@@ -143,11 +143,20 @@ async def follow_job(
     async with services.feeds.follow(job_id) as feed:
         seen = Seen(cursor)
         held_since: float | None = None  # when the viewer last ran out of credit
+        looked_at = -PAGE_EVERY  # when a page's stream last looked for news
         while True:
             if shutdown.is_set() or closing.is_set():
                 # A farewell instead of a cut: the browser reconnects with Last-Event-ID when we are back.
                 yield FAREWELL
                 return
+            if viewer is not None:
+                # A page draws a few times a second: what comes meanwhile goes in one message, not dozens (each
+                # costs the page a parse and the server a write). A new status goes at once: none is skipped.
+                while (wait := looked_at + PAGE_EVERY - time.monotonic()) > 0 and feed.status.version == seen.status:
+                    changed = feed.changed
+                    with anyio.move_on_after(wait):
+                        await changed.wait()
+                looked_at = time.monotonic()
             changed = feed.changed
             if viewer is not None and seen.cursor - viewer.acked < credit:
                 held_since = None
@@ -205,6 +214,7 @@ async def follow_job(
 
 
 ACK_CHECK = 0.1  # seconds between looks at a held viewer's acknowledgements
+PAGE_EVERY = 0.1  # seconds between a page's looks for news, so its messages (log-viewer.js draws every 0.1 s)
 ACK_PATIENCE = 2.0  # seconds a viewer out of credit is held; then it goes on from near the tail
 
 
