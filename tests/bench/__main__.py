@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.bench import browser, flood, latency, million, reading, viewers
+from tests.bench import browser, flood, latency, million, pages, reading, viewers
 from tests.bench.common import (
     FULL,
     ONE_CORE,
@@ -70,6 +72,19 @@ SCENARIOS = {
             viewers.FIGURES,
         ),
         in_loop(viewers.measure),
+    ),
+    "pages": Scenario(
+        Section(
+            "pages",
+            "issue 18's viewers at their own browsers: `run_job(delay=0.004)` (twice the viewers' steps) once "
+            "unwatched, then again watched by as many viewers as the `viewers` scenario: two job pages in Chromium "
+            "and the rest SSE readers (in a process of their own, all of them checked lossless). While it runs, each "
+            "page in turn is brought to the front and its “Keys (?)” button pressed with the mouse, round after "
+            "round. A click is "
+            "timed in its page: from the event's time stamp to the first task after the frame that followed it.",
+            pages.FIGURES,
+        ),
+        pages.measure,
     ),
     "million": Scenario(
         Section(
@@ -139,7 +154,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " to this many cores (os.sched_setaffinity) before starting anything: a slow or busy machine (issue 18)."
         " With 1: the one-core sizes (a 20,000-notification flood in Chromium, 50 viewers)",
     )
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="also start this many processes that each keep a core busy (a loop), on the same cores, for the whole"
+        " bench: a machine that is doing other work too (issue 18). Its figures are not written to the report's"
+        " main tables: give --out",
+    )
     args = parser.parse_args(argv)
+    if args.busy < 0:
+        parser.error("--busy must not be negative")
+    if args.busy and args.out == parser.get_default("out"):
+        parser.error("--busy figures are not the report's: give --out")
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     if args.cores is not None and not 1 <= args.cores <= len(os.sched_getaffinity(0)):
@@ -163,6 +190,19 @@ def main(argv: list[str] | None = None) -> None:
         if args.cores == 1 and not args.quick:
             sizes = ONE_CORE
     scenarios = [SCENARIOS[name] for name in args.only]
+    # Started after the pinning: they share the bench's cores, at the same priority as everything it starts.
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
+    if burners:
+        print(f"{len(burners)} busy process(es) running beside the bench", flush=True)
+    try:
+        run_all(args, sizes, scenarios)
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
+def run_all(args: argparse.Namespace, sizes: Sizes, scenarios: list[Scenario]) -> None:
     with tempfile.TemporaryDirectory(prefix="mcp-live-bench-") as tmp:
         scratch = Path(tmp)
         backends = [BACKENDS[name](scratch) for name in args.backends]
