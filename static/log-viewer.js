@@ -320,19 +320,25 @@
   // What a line costs the frame that draws it: not only making and adding it, but the style, layout and paint that
   // follow in the same task (measured to the next task: on a busy machine, the time the page waited for the CPU
   // counts too, and it then draws fewer lines a frame).
-  const frameEnded = new MessageChannel();
-  let measuring = null;
-  frameEnded.port1.onmessage = () => {
-    if (!measuring) return;
-    const ms = performance.now() - measuring.started;
-    msPerLine = 0.7 * msPerLine + 0.3 * (ms / measuring.lines);
-    measuring = null;
-  };
+  let measuring = false;
 
   function measureFrame(started, lines) {
     if (measuring) return;
-    measuring = { started, lines };
-    frameEnded.port2.postMessage(null);
+    measuring = true;
+    afterThisTask(() => {
+      msPerLine = 0.7 * msPerLine + 0.3 * ((performance.now() - started) / lines);
+      measuring = false;
+    });
+  }
+
+  // `callback` once the task running now is over (a message to ourselves: the next task, unthrottled).
+  const afterTask = new MessageChannel();
+  const afterTaskCallbacks = [];
+  afterTask.port1.onmessage = () => afterTaskCallbacks.shift()?.();
+
+  function afterThisTask(callback) {
+    afterTaskCallbacks.push(callback);
+    afterTask.port2.postMessage(null);
   }
 
   // The newest `count` lines of an entry, made from its HTML without making the others.
@@ -404,16 +410,14 @@
   // input, timers and frames come in between.
   const YIELD_AFTER_MS = 8;
   let busySince = 0;
-  const taskEnded = new MessageChannel();
-  taskEnded.port1.onmessage = () => {
-    busySince = 0;
-  };
 
   function yieldWhenBusy(detail) {
     const now = performance.now();
     if (!busySince) {
       busySince = now;
-      taskEnded.port2.postMessage(null); // runs once this task is over
+      afterThisTask(() => {
+        busySince = 0;
+      });
     } else if (now - busySince > YIELD_AFTER_MS && typeof detail.waitUntil === "function") {
       busySince = 0;
       detail.waitUntil(new Promise((resolve) => setTimeout(resolve, 0)));
@@ -424,16 +428,20 @@
   // need not change sixty times a second, and each swap costs the page a layout); then `then`.
   const PARTS_EVERY_MS = 250;
   let partsSwappedAt = -Infinity;
+  let partsTimer = null; // a flush when the waiting parts are due
 
-  function swapParts(then, now = false) {
+  function swapParts(then, atOnce = false) {
     const stream = document.getElementById("stream");
     if (!parts.size || !stream || !window.htmx?.swap) {
       then();
       return;
     }
     const wait = partsSwappedAt + PARTS_EVERY_MS - performance.now();
-    if (wait > 0 && !now) {
-      setTimeout(scheduleFlush, wait);
+    if (wait > 0 && !atOnce) {
+      partsTimer ??= setTimeout(() => {
+        partsTimer = null;
+        scheduleFlush();
+      }, wait);
       then();
       return;
     }

@@ -40,7 +40,7 @@ async def eventually(check: Callable[[], Awaitable[T | None]], *, what: str) -> 
         with anyio.fail_after(BOUND):
             # Polling is the protocol here (nothing is pushed on 2026-07-28), faster than the server's pollInterval.
             while (found := await check()) is None:  # noqa: ASYNC110
-                await anyio.sleep(0.02)
+                await anyio.sleep(0.02)  # the pause between polls, within the bound above
             return found
     except TimeoutError:
         raise AssertionError(f"gave up after {BOUND:g} s waiting for {what}") from None
