@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import ssl
 import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
+import httpcore2
 import pytest
 
 from webapp.bundled import ChildServer, free_port
 from webapp.events import ProgressNote
 from webapp.mcp_link import HttpTarget, LinkError, StdioTarget, Target, describe_server, open_link
+from webapp.tls import tls_context
 
 pytestmark = pytest.mark.anyio
 
@@ -99,6 +102,29 @@ async def test_other_notifications_and_server_requests_are_relayed_in_order_with
         asked = [sink.seen[-2]]
         assert "no back-channel for server-initiated requests" in str(asked[0][1])
     assert sink.seen == [("log", "announcing changes"), *changes, *asked, ("log", "changes announced")]
+
+
+async def test_connections_share_one_tls_context_rather_than_load_certificates_each(
+    mcp_server: ChildServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading the trusted certificates took the event loop for tens of ms on every probe and every job's connection
+    (make bench's p99 latency was that stall, issue 18): they are loaded once per process."""
+    loads: list[object] = []
+    load = httpcore2.default_ssl_context
+
+    def counted(**options: Any) -> ssl.SSLContext:
+        loads.append(options)
+        return load(**options)
+
+    monkeypatch.setattr(httpcore2, "default_ssl_context", counted)
+    tls_context.cache_clear()
+    base = mcp_server.url.removesuffix("/mcp")
+    for path in ("/mcp", "/sse", "/mcp", "/sse"):
+        target = HttpTarget(base + path, "auto")
+        await describe_server(target)
+        async with open_link(target, Sink(), token="t") as link:
+            assert not (await link.call_tool("run_job", {"steps": 1, "delay": 0})).is_error
+    assert len(loads) == 1
 
 
 async def test_a_tool_error_is_an_outcome_not_an_exception(target: Target) -> None:

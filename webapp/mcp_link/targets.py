@@ -10,17 +10,19 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx2
 from mcp import Client
 from mcp.client import Transport
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
 from mcp.types import Implementation
 
 from webapp import __version__
 from webapp.events import LogLevel
 from webapp.oauth import BearerAuth, PreRegistered, ServerCredentials
 from webapp.stdio import StdioProcess, stdio_transport
+from webapp.tls import tls_context
 
 CLIENT_INFO = Implementation(name="mcp-live", version=__version__)
 # The SDK fails a whole call on an SSE event over 1 MiB; a bigger log line should rather arrive and be cut to
@@ -84,7 +86,7 @@ class HttpTarget:
         auth = self.credentials.auth() if self.credentials is not None else None
         ended = SignInWatch(auth)
         if self.transport_name == "sse":
-            return sse_client(self.url, headers=headers or None, auth=auth), ended
+            return sse_client(self.url, headers=headers or None, auth=auth, httpx_client_factory=http_client), ended
         return _streamable_http(self.url, headers, session or HttpSession(), auth), ended
 
     def client(self, transport: Transport, **options: Any) -> Client:
@@ -162,12 +164,21 @@ async def _streamable_http(
         if given:
             session.id = given
 
-    async with create_mcp_http_client(headers=headers or None, auth=auth) as http:
+    async with http_client(headers=headers or None, auth=auth) as http:
         http.event_hooks["response"].append(note_session)
         async with streamable_http_client(
             url, http_client=http, max_sse_event_size=MAX_SERVER_EVENT_BYTES, terminate_on_close=not session.keep
         ) as streams:
             yield streams
+
+
+def http_client(
+    headers: dict[str, str] | None = None, timeout: httpx2.Timeout | None = None, auth: httpx2.Auth | None = None
+) -> httpx2.AsyncClient:
+    """The SDK's HTTP client for MCP (its `create_mcp_http_client`: its timeouts, no redirects followed), with the
+    process's one TLS context instead of one loaded per connection."""
+    timeout = timeout or httpx2.Timeout(MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT)
+    return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, verify=tls_context())
 
 
 def scrub(text: str, secrets: tuple[str, ...]) -> str:

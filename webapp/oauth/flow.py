@@ -35,6 +35,7 @@ from pydantic import ValidationError
 
 from webapp.oauth.records import Challenge, SignInRecord
 from webapp.oauth.tokens import SignInError, request_token
+from webapp.tls import tls_context
 
 DISCOVERY_TIMEOUT = 10.0
 MAX_STEP_UPS = 2  # sign-ins for more scope after the first: three authorization requests in all, then stop
@@ -82,7 +83,7 @@ class PendingSignIn:
 
 
 async def discover(server_url: str, challenge: Challenge | None) -> Authority:
-    async with httpx2.AsyncClient(timeout=DISCOVERY_TIMEOUT, follow_redirects=False) as http:
+    async with httpx2.AsyncClient(timeout=DISCOVERY_TIMEOUT, follow_redirects=False, verify=tls_context()) as http:
         prm: ProtectedResourceMetadata | None = None
         for url in build_protected_resource_metadata_discovery_urls(
             challenge.resource_metadata if challenge else None, server_url
@@ -190,7 +191,7 @@ async def get_client(
         )
     method = next((m for m in supported if m in METHODS), "none") if supported else "none"
     registration = client_metadata(redirect_uri) | {"token_endpoint_auth_method": method}
-    async with httpx2.AsyncClient(timeout=DISCOVERY_TIMEOUT, follow_redirects=False) as http:
+    async with httpx2.AsyncClient(timeout=DISCOVERY_TIMEOUT, follow_redirects=False, verify=tls_context()) as http:
         try:
             response = await http.post(authority.registration_endpoint, json=registration)
         except httpx2.HTTPError as exc:

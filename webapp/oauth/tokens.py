@@ -13,6 +13,8 @@ import httpx2
 from mcp.shared.auth import OAuthToken
 from pydantic import ValidationError
 
+from webapp.tls import tls_context
+
 TOKEN_TIMEOUT = 10.0  # seconds a token endpoint has to answer
 MAX_ANSWER_BYTES = 64 * 1024
 
@@ -44,7 +46,7 @@ async def request_token(
         data = {**data, "resource": resource}  # RFC 8707: the token is for this server only
     form, headers = client_auth(client, data)
     try:
-        async with httpx2.AsyncClient(timeout=TOKEN_TIMEOUT, follow_redirects=False) as http:
+        async with httpx2.AsyncClient(timeout=TOKEN_TIMEOUT, follow_redirects=False, verify=tls_context()) as http:
             response = await http.post(endpoint, data=form, headers={**headers, "Accept": "application/json"})
     except httpx2.TimeoutException:
         raise SignInError(f"the token endpoint {endpoint} did not answer within {TOKEN_TIMEOUT:.0f} s") from None
