@@ -30,6 +30,14 @@ TEMPLATES_DIR = package_dir("templates")
 STATIC_DIR = package_dir("static")
 
 
+# What a job's feed renders as its events come (see webapp.feeds).
+LINE = "partials/_log_line.html"
+STATUS = "partials/_job_status.html"
+PROGRESS = "partials/_progress.html"
+QUESTIONS = "partials/_questions.html"
+LIVE_TEMPLATES = (LINE, STATUS, PROGRESS, QUESTIONS)
+
+
 def build_templates(settings: Settings | None = None) -> Jinja2Templates:
     """The templates, with the settings they show (the limits) as a global."""
     settings = settings or Settings()
@@ -61,6 +69,9 @@ def build_templates(settings: Settings | None = None) -> Jinja2Templates:
         settings=settings,
         max_line_bytes=settings.max_line_bytes,
     )
+    # Compiled now rather than at the first job's first lines: compiling them takes the event loop for tens of ms.
+    for name in LIVE_TEMPLATES:
+        env.get_template(name)
     return templates
 
 
@@ -190,15 +201,15 @@ def _empty_value(kind: Any) -> Any:
 
 def render_line(templates: Jinja2Templates, event: Event, events_url: str | None = None) -> str:
     """One log line; `events_url`: where its whole event is, by seq (a job's, by default)."""
-    return templates.get_template("partials/_log_line.html").render(event=event, events_url=events_url)
+    return templates.get_template(LINE).render(event=event, events_url=events_url)
 
 
 def render_status(templates: Jinja2Templates, job: Job) -> str:
-    return templates.get_template("partials/_job_status.html").render(job=job)
+    return templates.get_template(STATUS).render(job=job)
 
 
 def render_questions(templates: Jinja2Templates, job: Job) -> str:
-    return templates.get_template("partials/_questions.html").render(job=job)
+    return templates.get_template(QUESTIONS).render(job=job)
 
 
 def web_address(url: str | None) -> bool:
@@ -219,7 +230,7 @@ def url_host(url: str | None) -> str:
 
 
 def render_progress(templates: Jinja2Templates, job: Job) -> str:
-    return templates.get_template("partials/_progress.html").render(job=job)
+    return templates.get_template(PROGRESS).render(job=job)
 
 
 def render_hidden_lines(templates: Jinja2Templates, job: Job, hidden: int) -> str:
