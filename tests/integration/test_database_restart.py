@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import anyio
 import httpx
+import psycopg
 import pytest
+from psycopg_pool import AsyncConnectionPool
 
 from tests.helpers import Dashboard, SseMessage, all_events, follow, read_until, start_job, wait_until
 from tests.postgres import TempPostgres
@@ -120,15 +123,30 @@ def test_a_15_s_outage_under_four_jobs_on_two_workers_loses_no_job_and_no_line_a
 
 
 @pytest.mark.anyio
-async def test_the_first_calls_after_a_database_restart_succeed_on_a_pool_of_stale_connections() -> None:
-    """Issue 17: after PostgreSQL came back, the first requests failed on the pool's dead connections."""
+async def test_the_first_calls_after_a_database_restart_succeed_on_a_pool_of_stale_connections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 17: after PostgreSQL came back, the first requests failed on the pool's dead connections. Issue 18: the
+    check costs no round trip while the server has said nothing (it was one for every write)."""
+    asked: list[object] = []
+    ask = AsyncConnectionPool.check_connection
+
+    async def counted(conn: psycopg.AsyncConnection[Any]) -> None:
+        asked.append(conn)
+        await ask(conn)
+
+    monkeypatch.setattr(AsyncConnectionPool, "check_connection", staticmethod(counted))
     with TempPostgres(fast=True) as database:
         async with PostgresStore(database.create_database("stale"), Hub(), pool_size=4) as store:
             async with anyio.create_task_group() as tg:  # four calls at once: four connections in the pool
                 for _ in range(4):
                     tg.start_soon(store.ping)
+            for _ in range(20):
+                await store.ping()
+            assert asked == []  # connections in use, a server with nothing to say: none asked
             database.halt()  # nothing asks meanwhile: every connection the pool holds is now dead
             database.resume()
             with anyio.fail_after(30):
                 for _ in range(8):
                     await store.ping()
+            assert asked  # the dead ones were asked, and replaced
