@@ -93,10 +93,11 @@ async def wait_any(*events: anyio.Event) -> None:
 class Pacer:
     """Paces a loop that handles whatever has piled up since its last round (a job's writes, a feed's reads).
 
-    After a quiet spell it goes at once. After a round it waits `per_item` seconds for each item it handled and
-    `per_reader` for each reader it then woke, `at_most` in all: a burst's batches grow until their fixed costs
-    (a transaction, a read, a render of the bar, a message to every viewer) are shared by many items, while a
-    quiet job's line is never held back.
+    After a quiet spell it goes at once. After a round it waits `per_item` seconds for each item it handled, or
+    `per_reader` for each reader it then woke when that is longer, `at_most` at most: a burst's batches grow until
+    their fixed costs (a transaction, a read, a render of the bar) are shared by many items, and readers get at
+    most 1 / `per_reader` messages a second in all (till `at_most` caps the wait); while a quiet job's line is
+    never held back.
     """
 
     def __init__(self, per_item: float, at_most: float, per_reader: float = 0.0) -> None:
@@ -110,6 +111,9 @@ class Pacer:
         if pause > 0:
             await anyio.sleep(pause)
 
+    def pause(self, items: int, readers: int = 0) -> float:
+        """Seconds to wait after a round that handled `items` and woke `readers`."""
+        return min(self.at_most, max(self.per_item * items, self.per_reader * readers))
+
     def handled(self, items: int, readers: int = 0) -> None:
-        pause = self.per_item * items + self.per_reader * readers
-        self._next = time.monotonic() + min(self.at_most, pause)
+        self._next = time.monotonic() + self.pause(items, readers)

@@ -11,7 +11,7 @@ import pytest
 
 from webapp.events import Event, Job, JobState
 from webapp.feeds import Feeds, JobFeed, Seen
-from webapp.hub import Hub
+from webapp.hub import Hub, job_topic
 from webapp.rendering import build_templates
 from webapp.store import Store, WorkerInfo, open_store
 
@@ -92,4 +92,39 @@ async def test_a_message_holds_at_most_its_byte_budget_of_lines(store: Store) ->
             assert sum(len(line) for line in lines) <= 2000
             rest, end = feed.lines_after(last)
             assert end == 40 and len(lines) + len(rest) == 40
+        tg.cancel_scope.cancel()
+
+
+async def test_a_round_that_brings_nothing_new_wakes_no_viewer(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With PostgreSQL every write wakes a feed twice (its own NOTIFY comes back): the second round reads nothing, and
+    must not send every viewer looking for a message (nor hold the next round back for them)."""
+    job = await running_job(store)
+    reads: list[int] = []
+    read = store.job_and_events_after
+
+    async def counted(job_id: str, after: int, limit: int) -> tuple[Job | None, list[Event]]:
+        reads.append(after)
+        return await read(job_id, after, limit)
+
+    monkeypatch.setattr(store, "job_and_events_after", counted)
+
+    async def rounds(count: int) -> None:
+        with anyio.fail_after(5):
+            while len(reads) < count:
+                await anyio.lowlevel.checkpoint()
+
+    async with anyio.create_task_group() as tg:
+        feeds = Feeds(store, store.hub, build_templates(), tg)
+        async with feeds.follow("j") as feed:
+            await write(store, job, 2)
+            await caught_up(feed, 2)
+            changed, done = feed.changed, len(reads)
+            store.hub.publish(job_topic("j"))  # news, but nothing new in the store
+            await rounds(done + 1)
+            store.hub.publish(job_topic("j"))
+            await rounds(done + 2)  # the feed has finished the round before, and read again
+            assert not changed.is_set()
+            await write(store, job, 1)
+            await caught_up(feed, 3)
+            assert changed.is_set()
         tg.cancel_scope.cancel()

@@ -3,7 +3,8 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from webapp.hub import Hub, job_topic, wait_any
+from webapp.feeds import READ_PACE
+from webapp.hub import Hub, Pacer, job_topic, wait_any
 
 pytestmark = pytest.mark.anyio
 
@@ -48,3 +49,13 @@ async def test_wait_any_returns_when_one_is_set() -> None:
     with anyio.fail_after(1):
         await wait_any(first, second)
     assert not first.is_set()
+
+
+def test_a_feed_waits_for_its_items_or_its_readers_whichever_is_longer() -> None:
+    pacer = Pacer(**READ_PACE)
+    assert pacer.pause(2, readers=1) == pytest.approx(0.0005)  # one viewer: the items set the pace, as for a write
+    assert pacer.pause(2, readers=50) == pytest.approx(0.02)
+    assert pacer.pause(2000, readers=1) == pytest.approx(0.05)  # never longer than at_most
+    # However many viewers (till the longest wait), a busy job's messages to them stay under 2,500 a second in all.
+    for readers in (1, 10, 50, 125):
+        assert readers / pacer.pause(1, readers) <= 2500 * 1.000001
